@@ -1,0 +1,52 @@
+"""The ``dancegen`` command line (Typer). Each command group lives in its own module of this package and
+imports its heavy dependencies inside the command, so ``dancegen --help`` stays fast.
+
+User errors (:class:`dancegen.errors.DancegenError`, unknown plugin names) print one line and exit 2.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from mtlkit.registry import UnknownNameError
+
+from ..errors import DancegenError
+
+app = typer.Typer(
+    name="dancegen",
+    help="GCDance: genre-controlled 3D full-body dance generation from music and text.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """GCDance: genre-controlled 3D full-body dance generation from music and text."""
+
+
+# Command groups register themselves on `app` when imported (one line each).
+from . import version as _version  # noqa: E402,F401
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print ``error: message`` to stderr and exit with ``code``."""
+    typer.echo(f"error: {message}", err=True)
+    raise SystemExit(code)
+
+
+def main() -> None:
+    """Console-script entry point: run the app, turning user errors into one line and exit 2."""
+    try:
+        app()
+    except DancegenError as exc:
+        fail(str(exc), exc.exit_code)
+    except UnknownNameError as exc:
+        fail(str(exc))
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
+    except BrokenPipeError:
+        sys.stderr.close()

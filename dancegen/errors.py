@@ -1,0 +1,17 @@
+"""User-facing errors: the CLI prints the message as one line and exits with ``exit_code`` (no traceback)."""
+
+from __future__ import annotations
+
+
+class DancegenError(Exception):
+    """A bad input or environment the user can fix; the message says how."""
+
+    exit_code: int = 2
+
+
+class MissingWeightsError(DancegenError):
+    """Model weights are neither at a user path nor in the cache, and cannot be downloaded."""
+
+
+class DataError(DancegenError):
+    """A data set directory, file or array is missing or malformed."""

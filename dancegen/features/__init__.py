@@ -1,0 +1,1 @@
+"""Music encoders: audio → (T, dim) float32 features at exactly 30 FPS."""

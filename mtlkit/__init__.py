@@ -1,0 +1,36 @@
+"""mtlkit: multi-task gradient aggregation for PyTorch.
+
+Given K task losses, :func:`backward` computes per-task gradients and combines them with an aggregator
+(Nash-MTL, Aligned-MTL, PCGrad, linear, or any plugin's) into the parameters' ``.grad``.
+"""
+
+from ._aggregator import Aggregator, Properties, Weighting, gramian
+from ._linear import Linear
+from ._registry import (
+    AggregatorInfo,
+    UnknownAggregatorError,
+    get_aggregator,
+    hookimpl,
+    hookspec,
+    list_aggregators,
+    register_plugin,
+    unregister_plugin,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Aggregator",
+    "AggregatorInfo",
+    "Linear",
+    "Properties",
+    "UnknownAggregatorError",
+    "Weighting",
+    "get_aggregator",
+    "gramian",
+    "hookimpl",
+    "hookspec",
+    "list_aggregators",
+    "register_plugin",
+    "unregister_plugin",
+]

@@ -1,0 +1,16 @@
+"""Registers the built-in aggregators (a pluggy plugin like any other, loaded by import)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ._linear import Linear
+from ._registry import hookimpl
+
+BUILTIN_AGGREGATORS = (Linear,)
+
+
+@hookimpl
+def mtlkit_register_aggregators(register: Callable[..., None]) -> None:
+    for cls in BUILTIN_AGGREGATORS:
+        register(cls)

@@ -1,0 +1,47 @@
+"""Linear scalarisation: fixed task weights, ``update = Jᵀw``. The plain sum (all ones, the default) and the
+mean (1/K) are special cases; GCDance's no-MTL baseline uses EDGE's weights [0.636, 2.964, 0.646, 10.942]."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from ._aggregator import Properties, Weighting, check_gramian
+
+
+class Linear(Weighting):
+    """Fixed weights (default: all ones, the plain sum of task gradients)."""
+
+    name = "linear"
+    properties = Properties(permutation_invariant=False, needs=frozenset({"gramian"}))
+
+    def __init__(self, weights: Sequence[float] | None = None) -> None:
+        super().__init__()
+        if weights is not None:
+            weights = [float(w) for w in weights]
+            if not weights or not all(torch.isfinite(torch.tensor(weights))):
+                raise ValueError(f"weights must be a non-empty list of finite numbers, got {weights}")
+        self.fixed = weights
+
+    def weights(self, G: Tensor, losses: Tensor | None = None) -> Tensor:
+        G = check_gramian(G)
+        K = G.shape[0]
+        if self.fixed is None:
+            return torch.ones(K, dtype=G.dtype, device=G.device)
+        if len(self.fixed) != K:
+            raise ValueError(f"linear aggregator has {len(self.fixed)} weights but got {K} tasks")
+        return torch.tensor(self.fixed, dtype=G.dtype, device=G.device)
+
+    def __call__(self, J: Tensor, losses: Tensor | None = None) -> Tensor:
+        # No Gramian needed: Jᵀw directly (the lower bound of every method).
+        if J.dim() != 2:
+            raise ValueError(f"expected a (K, P) Jacobian, got shape {tuple(J.shape)}")
+        if self.fixed is None:
+            return J.sum(dim=0)
+        G_dummy = torch.zeros(J.shape[0], J.shape[0], dtype=torch.float64)
+        return self.weights(G_dummy).to(dtype=J.dtype, device=J.device) @ J
+
+    def __repr__(self) -> str:
+        return f"Linear(weights={self.fixed})" if self.fixed is not None else "Linear()"

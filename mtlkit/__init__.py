@@ -5,6 +5,7 @@ Given K task losses, :func:`backward` computes per-task gradients and combines t
 """
 
 from ._aggregator import Aggregator, Properties, Weighting, gramian
+from ._backward import BACKENDS, BackwardResult, backward
 from ._linear import Linear
 from ._registry import (
     AggregatorInfo,
@@ -20,12 +21,15 @@ from ._registry import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "BACKENDS",
     "Aggregator",
     "AggregatorInfo",
+    "BackwardResult",
     "Linear",
     "Properties",
     "UnknownAggregatorError",
     "Weighting",
+    "backward",
     "get_aggregator",
     "gramian",
     "hookimpl",

@@ -1,0 +1,74 @@
+"""Worker for the 2-process distributed test (run by torchrun) and its single-process reference.
+
+Each rank trains a small trunk + 3 heads for a few SGD steps on its half of every global batch; the reference
+trains on the whole batch in one process. mtlkit.backward must make them agree."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import torch
+from torch import nn
+
+import mtlkit
+
+COMBOS = [(agg, backend) for agg in ("linear", "nash", "aligned", "pcgrad")
+          for backend in ("jacobian", "gramian", "representation")]
+STEPS, BATCH = 4, 16
+
+
+def make_aggregator(name: str) -> mtlkit.Aggregator:
+    if name == "pcgrad":
+        return mtlkit.get_aggregator("pcgrad", generator=torch.Generator().manual_seed(123))
+    if name == "nash":
+        return mtlkit.get_aggregator("nash", max_norm=None)
+    return mtlkit.get_aggregator(name)
+
+
+def make_model() -> tuple[nn.Module, nn.ModuleList]:
+    torch.manual_seed(0)
+    trunk = nn.Sequential(nn.Linear(5, 12), nn.Tanh(), nn.Linear(12, 6), nn.Tanh()).double()
+    heads = nn.ModuleList([nn.Linear(6, 1) for _ in range(3)]).double()
+    return trunk, heads
+
+
+def initial_parameters() -> list[float]:
+    trunk, heads = make_model()
+    return torch.cat([p.detach().reshape(-1) for p in [*trunk.parameters(), *heads.parameters()]]).tolist()
+
+
+def train(agg_name: str, backend: str, rank: int, world: int) -> list[float]:
+    trunk, heads = make_model()
+    agg = make_aggregator(agg_name)
+    params = [*trunk.parameters(), *heads.parameters()]
+    for step in range(STEPS):
+        g = torch.Generator().manual_seed(1000 + step)
+        x = torch.randn(BATCH, 5, generator=g, dtype=torch.float64)
+        ys = torch.randn(BATCH, 3, generator=g, dtype=torch.float64) + x[:, :3] * torch.tensor([1.0, -1.0, 0.5],
+                                                                                                dtype=torch.float64)
+        local = slice(rank * BATCH // world, (rank + 1) * BATCH // world)
+        z = trunk(x[local])
+        losses = [nn.functional.mse_loss(h(z).squeeze(1), ys[local, i]) for i, h in enumerate(heads)]
+        for p in params:
+            p.grad = None
+        mtlkit.backward(losses, trunk, agg, backend=backend, representation=z, task_params=heads)
+        with torch.no_grad():
+            for p in params:
+                p -= 0.1 * p.grad
+    return torch.cat([p.detach().reshape(-1) for p in params]).tolist()
+
+
+def main() -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo")
+    rank, world = dist.get_rank(), dist.get_world_size()
+    results = {f"{a}/{b}": train(a, b, rank, world) for a, b in COMBOS}
+    with open(f"{sys.argv[1]}/rank{rank}.json", "w") as fh:
+        json.dump(results, fh)
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,125 @@
+"""What every data loader returns: whole sequences (319-D motion at 30 FPS plus audio and labels) and a report
+of everything that was skipped, ignored or truncated, so nothing is dropped silently."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from ..errors import DataError
+
+FPS = 30
+OnError = Literal["raise", "skip"]
+
+
+@dataclass
+class Sequence:
+    """One dance: ``motion`` (T, 319) float32 at 30 FPS, its music file and genre.
+
+    ``genre`` indexes the loader's genre table (``genre_table``: ``"finedance"`` = the 16 FineDance genres of
+    :mod:`dancegen.genre.genres`, ``"aist"`` = the 10 AIST++ genres of :mod:`dancegen.data.aist`). ``song_id`` keys
+    the feature cache (several AIST++ dances share one song). ``hands_present`` is False when the source has no
+    finger data (AIST++): hand channels then hold the rest pose and losses/metrics should ignore them.
+    """
+
+    id: str
+    motion: np.ndarray
+    genre: int
+    genre_name: str
+    song_id: str
+    audio: Path | None
+    genre_table: str = "finedance"
+    hands_present: bool = True
+
+    @property
+    def num_frames(self) -> int:
+        return int(self.motion.shape[0])
+
+
+@dataclass
+class DataReport:
+    """Counts and reasons for everything a loader did not load as-is."""
+
+    source: str
+    root: str
+    split: str
+    loaded: int = 0
+    frames: int = 0
+    skipped: dict[str, str] = field(default_factory=dict)  # id → reason
+    ignored: list[str] = field(default_factory=list)  # ids excluded by the split's ignore list
+    truncated: dict[str, tuple[int, int]] = field(default_factory=dict)  # id → (motion frames, music frames)
+    notes: list[str] = field(default_factory=list)
+
+    def problem(self, seq_id: str, message: str, on_error: OnError) -> None:
+        """Raise ``message`` as a :class:`DataError`, or record ``seq_id`` as skipped with that reason."""
+        if on_error == "raise":
+            raise DataError(message)
+        self.skipped[seq_id] = message
+
+    @property
+    def minutes(self) -> float:
+        return self.frames / FPS / 60.0
+
+    def summary(self) -> str:
+        """One line: loaded, minutes, skipped, ignored, truncated."""
+        return (
+            f"{self.source} {self.split}: {self.loaded} sequences ({self.minutes:.1f} min) loaded, "
+            f"{len(self.skipped)} skipped, {len(self.ignored)} ignored, {len(self.truncated)} truncated "
+            f"(music/motion length mismatch)"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source, "root": self.root, "split": self.split, "loaded": self.loaded,
+            "frames": self.frames, "minutes": round(self.minutes, 3), "skipped": dict(self.skipped),
+            "ignored": list(self.ignored), "truncated": {k: list(v) for k, v in self.truncated.items()},
+            "notes": list(self.notes),
+        }
+
+
+@dataclass
+class SequenceSet:
+    """The sequences of one split plus the loader's :class:`DataReport`."""
+
+    sequences: list[Sequence]
+    report: DataReport
+    genres: tuple[str, ...]
+
+    def __len__(self) -> int:
+        return len(self.sequences)
+
+    def __iter__(self) -> Iterator[Sequence]:
+        return iter(self.sequences)
+
+    def __getitem__(self, index: int) -> Sequence:
+        return self.sequences[index]
+
+    def genre_counts(self) -> dict[str, int]:
+        return dict(Counter(s.genre_name for s in self.sequences))
+
+
+def check_motion(motion: np.ndarray, channels: int, what: str) -> str | None:
+    """Why ``motion`` is unusable ((T, channels) with T ≥ 1, finite), or None when it is fine."""
+    if motion.ndim != 2 or motion.shape[1] != channels:
+        return f"{what}: expected a (T, {channels}) array, got shape {motion.shape}"
+    if motion.shape[0] < 1:
+        return f"{what}: the motion has no frames"
+    if not np.isfinite(motion).all():
+        return f"{what}: {int((~np.isfinite(motion)).sum())} motion values are NaN or infinite"
+    return None
+
+
+def audio_frames(path: Path) -> int:
+    """Whole 30-FPS frames in an audio file, from its header (no decoding)."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except Exception as exc:
+        raise DataError(f"cannot read audio file {path}: {exc}".replace("\n", " ")) from None
+    return (int(info.frames) * FPS) // int(info.samplerate)

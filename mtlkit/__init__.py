@@ -4,9 +4,12 @@ Given K task losses, :func:`backward` computes per-task gradients and combines t
 (Nash-MTL, Aligned-MTL, PCGrad, linear, or any plugin's) into the parameters' ``.grad``.
 """
 
-from ._aggregator import Aggregator, Properties, Weighting, gramian
+from ._aggregator import Aggregator, Properties, Weighting, check_gramian, gramian
+from ._aligned import AlignedMTL
 from ._backward import BACKENDS, BackwardResult, backward
 from ._linear import Linear
+from ._nash import NashMTL
+from ._pcgrad import PCGrad
 from ._registry import (
     AggregatorInfo,
     UnknownAggregatorError,
@@ -24,12 +27,16 @@ __all__ = [
     "BACKENDS",
     "Aggregator",
     "AggregatorInfo",
+    "AlignedMTL",
     "BackwardResult",
     "Linear",
+    "NashMTL",
+    "PCGrad",
     "Properties",
     "UnknownAggregatorError",
     "Weighting",
     "backward",
+    "check_gramian",
     "get_aggregator",
     "gramian",
     "hookimpl",

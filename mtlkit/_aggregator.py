@@ -101,7 +101,7 @@ class Weighting(Aggregator):
 
     @abstractmethod
     def weights(self, G: Tensor, losses: Tensor | None = None) -> Tensor:
-        """Weights (K,) for the Gramian ``G`` (K, K). Returned in G's dtype on G's device."""
+        """Weights (K,) for the Gramian ``G`` (K, K): float64 on G's device."""
 
     def __call__(self, J: Tensor, losses: Tensor | None = None) -> Tensor:
         if J.dim() != 2:

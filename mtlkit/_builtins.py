@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ._aligned import AlignedMTL
 from ._linear import Linear
+from ._nash import NashMTL
+from ._pcgrad import PCGrad
 from ._registry import hookimpl
 
-BUILTIN_AGGREGATORS = (Linear,)
+BUILTIN_AGGREGATORS = (Linear, NashMTL, AlignedMTL, PCGrad)
 
 
 @hookimpl

@@ -1,0 +1,221 @@
+"""The diffusion scheduler: cosine noise schedule, forward noising and DDPM / DDIM reverse steps (x0 prediction).
+
+A pure-tensor object in the diffusers style: it holds no network. The sampling loop composes it with a denoiser::
+
+    scheduler = DiffusionScheduler()
+    x = torch.randn(shape, generator=g)
+    timesteps = scheduler.set_timesteps(50)                       # 999, 979, ..., 19
+    for t, t_prev in zip(timesteps.tolist(), [*timesteps[1:].tolist(), -1]):
+        x0 = denoiser.guided_forward(x, torch.full((B,), t), music, genre, 2.7)
+        x = scheduler.ddim_step(x0, t, t_prev, x, eta=1.0, generator=g)
+
+Conventions (as in EDGE / GCDance): timestep indices run 0 … T−1; index t has ᾱ_t = f(t + 1) / f(0) with
+f(u) = cos²(((u / T) + s) / (1 + s) · π/2) (Nichol & Dhariwal 2021), betas β_t = 1 − ᾱ_t / ᾱ_{t−1} clipped at 0.999.
+``t = -1`` means "clean data" (ᾱ = 1). Random draws only come from an explicit ``torch.Generator`` (or explicit noise).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from .errors import DancegenError
+
+TimeLike = int | Tensor
+
+
+class DiffusionScheduler:
+    """Cosine-schedule Gaussian diffusion with x0 prediction.
+
+    Args:
+        num_train_timesteps: T (1000 in the paper).
+        s: the cosine-schedule offset (0.008).
+        max_beta: betas are clipped at this value (0.999).
+        clip_x0: clamp predicted x̂0 to [−1, 1] inside the reverse steps (the paper does; the data must be
+            min-max normalised to [−1, 1] for this to make sense).
+    """
+
+    def __init__(self, num_train_timesteps: int = 1000, s: float = 0.008, max_beta: float = 0.999,
+                 clip_x0: bool = True) -> None:
+        if num_train_timesteps < 1:
+            raise DancegenError(f"num_train_timesteps must be >= 1, got {num_train_timesteps}")
+        if not 0.0 < max_beta < 1.0:
+            raise DancegenError(f"max_beta must lie in (0, 1), got {max_beta}")
+        self.num_train_timesteps = int(num_train_timesteps)
+        self.s = float(s)
+        self.max_beta = float(max_beta)
+        self.clip_x0 = bool(clip_x0)
+        steps = torch.arange(self.num_train_timesteps + 1, dtype=torch.float64) / self.num_train_timesteps
+        f = torch.cos((steps + self.s) / (1 + self.s) * math.pi / 2) ** 2
+        f = f / f[0]
+        #: β_t (float64, length T).
+        self.betas: Tensor = (1 - f[1:] / f[:-1]).clamp(max=self.max_beta)
+        #: α_t = 1 − β_t.
+        self.alphas: Tensor = 1.0 - self.betas
+        #: ᾱ_t = ∏_{i ≤ t} α_i.
+        self.alphas_cumprod: Tensor = torch.cumprod(self.alphas, dim=0)
+        #: ᾱ_{t−1} with ᾱ_{−1} = 1.
+        self.alphas_cumprod_prev: Tensor = torch.cat([torch.ones(1, dtype=torch.float64), self.alphas_cumprod[:-1]])
+        #: Posterior variance of q(x_{t−1} | x_t, x0): β_t (1 − ᾱ_{t−1}) / (1 − ᾱ_t).
+        self.posterior_variance: Tensor = self.betas * (1 - self.alphas_cumprod_prev) / (1 - self.alphas_cumprod)
+        self.posterior_mean_coef1: Tensor = self.betas * self.alphas_cumprod_prev.sqrt() / (1 - self.alphas_cumprod)
+        self.posterior_mean_coef2: Tensor = (
+            (1 - self.alphas_cumprod_prev) * self.alphas.sqrt() / (1 - self.alphas_cumprod))
+        #: The reverse-step timesteps chosen by :meth:`set_timesteps` (descending); all T by default.
+        self.timesteps: Tensor = torch.arange(self.num_train_timesteps - 1, -1, -1)
+
+    # ------------------------------------------------------------------ helpers
+    def _index(self, t: TimeLike, x: Tensor, *, allow_minus_one: bool = False) -> Tensor:
+        """t (int or (B,) tensor) → a long tensor on ``x.device`` shaped to broadcast against x."""
+        tt = torch.as_tensor(t, dtype=torch.long, device=x.device)
+        low = -1 if allow_minus_one else 0
+        if tt.numel() and (int(tt.min()) < low or int(tt.max()) >= self.num_train_timesteps):
+            raise DancegenError(f"timestep out of range [{low}, {self.num_train_timesteps - 1}]: {t}")
+        if tt.ndim == 0:
+            return tt
+        if tt.ndim != 1 or tt.shape[0] != x.shape[0]:
+            raise DancegenError(f"timesteps must be an int or a ({x.shape[0]},) tensor, got shape {tuple(tt.shape)}")
+        return tt.view(-1, *([1] * (x.ndim - 1)))
+
+    def _gather(self, table: Tensor, t: Tensor, x: Tensor) -> Tensor:
+        return table.to(x.device)[t].to(x.dtype)
+
+    def alpha_bar(self, t: TimeLike, like: Tensor) -> Tensor:
+        """ᾱ_t broadcastable against ``like``; ᾱ_{−1} = 1 (clean data)."""
+        idx = self._index(t, like, allow_minus_one=True)
+        table = torch.cat([torch.ones(1, dtype=torch.float64), self.alphas_cumprod])
+        return self._gather(table, idx + 1, like)
+
+    @staticmethod
+    def _randn(like: Tensor, generator: torch.Generator | None, what: str) -> Tensor:
+        if generator is None:
+            raise DancegenError(f"{what} draws noise: pass a torch.Generator (or explicit noise)")
+        return torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype)
+
+    def maybe_clip(self, x0_pred: Tensor) -> Tensor:
+        """x̂0 clamped to [−1, 1] when ``clip_x0`` is on."""
+        return x0_pred.clamp(-1.0, 1.0) if self.clip_x0 else x0_pred
+
+    # ------------------------------------------------------------------ forward process
+    def add_noise(self, x0: Tensor, noise: Tensor, t: TimeLike) -> Tensor:
+        """x_t = √ᾱ_t · x0 + √(1 − ᾱ_t) · ε (t = −1 returns x0)."""
+        if noise.shape != x0.shape:
+            raise DancegenError(f"noise shape {tuple(noise.shape)} differs from x0 shape {tuple(x0.shape)}")
+        a = self.alpha_bar(t, x0)
+        return a.sqrt() * x0 + (1 - a).sqrt() * noise
+
+    def q_sample(self, x0: Tensor, t: TimeLike, generator: torch.Generator | None = None,
+                 noise: Tensor | None = None) -> Tensor:
+        """A draw from q(x_t | x0), noise from ``generator`` unless given."""
+        if noise is None:
+            noise = self._randn(x0, generator, "q_sample")
+        return self.add_noise(x0, noise, t)
+
+    def sample_timesteps(self, batch_size: int, generator: torch.Generator | None = None,
+                         device: torch.device | str = "cpu") -> Tensor:
+        """Uniform training timesteps in [0, T)."""
+        return torch.randint(0, self.num_train_timesteps, (batch_size,), generator=generator, device=device)
+
+    def predict_noise(self, x0_pred: Tensor, t: TimeLike, x_t: Tensor) -> Tensor:
+        """ε̂ = (x_t − √ᾱ_t · x̂0) / √(1 − ᾱ_t)."""
+        a = self.alpha_bar(t, x_t)
+        return (x_t - a.sqrt() * x0_pred) / (1 - a).sqrt()
+
+    # ------------------------------------------------------------------ reverse process
+    def posterior_mean_variance(self, x0: Tensor, x_t: Tensor, t: TimeLike) -> tuple[Tensor, Tensor]:
+        """Mean and variance of q(x_{t−1} | x_t, x0) (DDPM eq. 6–7)."""
+        idx = self._index(t, x_t)
+        mean = self._gather(self.posterior_mean_coef1, idx, x_t) * x0 + self._gather(
+            self.posterior_mean_coef2, idx, x_t) * x_t
+        var = self._gather(self.posterior_variance, idx, x_t).expand_as(x_t)
+        return mean, var
+
+    def ddpm_step(self, x0_pred: Tensor, t: TimeLike, x_t: Tensor, generator: torch.Generator | None = None,
+                  noise: Tensor | None = None) -> Tensor:
+        """One ancestral step x_t → x_{t−1} ~ q(x_{t−1} | x_t, x̂0); no noise is added at t = 0."""
+        x0_pred = self.maybe_clip(x0_pred)
+        mean, var = self.posterior_mean_variance(x0_pred, x_t, t)
+        idx = self._index(t, x_t)
+        nonzero = (idx > 0).to(x_t.dtype)
+        if not bool(nonzero.any()):
+            return mean
+        if noise is None:
+            noise = self._randn(x_t, generator, "ddpm_step")
+        return mean + nonzero * var.clamp(min=1e-20).sqrt() * noise
+
+    def ddim_step(self, x0_pred: Tensor, t: TimeLike, t_prev: TimeLike, x_t: Tensor, eta: float = 1.0,
+                  generator: torch.Generator | None = None, noise: Tensor | None = None) -> Tensor:
+        """One DDIM step x_t → x_{t_prev} (Song et al. 2021, eq. 12); ``t_prev = -1`` returns x̂0.
+
+        σ = η · √((1 − ᾱ_prev) / (1 − ᾱ_t) · (1 − ᾱ_t / ᾱ_prev)),
+        x_prev = √ᾱ_prev · x̂0 + √(1 − ᾱ_prev − σ²) · ε̂ + σ · z. η = 0 is deterministic; η = 1 (the paper) is
+        ancestral sampling on the sub-sequence.
+        """
+        if eta < 0:
+            raise DancegenError(f"eta must be >= 0, got {eta}")
+        x0_pred = self.maybe_clip(x0_pred)
+        if bool((torch.as_tensor(t_prev) >= torch.as_tensor(t)).any()):
+            raise DancegenError(f"ddim_step needs t_prev < t, got t={t}, t_prev={t_prev}")
+        a_t = self.alpha_bar(t, x_t)
+        a_prev = self.alpha_bar(t_prev, x_t)
+        eps = self.predict_noise(x0_pred, t, x_t)
+        sigma = eta * ((1 - a_prev) / (1 - a_t) * (1 - a_t / a_prev)).clamp(min=0).sqrt()
+        out = a_prev.sqrt() * x0_pred + (1 - a_prev - sigma**2).clamp(min=0).sqrt() * eps
+        if eta == 0 or not bool((sigma > 0).any()):
+            return out
+        if noise is None:
+            noise = self._randn(x_t, generator, "ddim_step with eta > 0")
+        return out + sigma * noise
+
+    def set_timesteps(self, num_inference_steps: int) -> Tensor:
+        """The N-step sub-sequence, descending, evenly spaced and ending one step above clean data.
+
+        For T = 1000, N = 50: 999, 979, …, 19 ("trailing" spacing, identical to EDGE's
+        ``linspace(-1, T-1, N+1)``); the step after the last goes to t_prev = −1 (x̂0). Stored in ``timesteps``.
+        """
+        n = int(num_inference_steps)
+        if not 1 <= n <= self.num_train_timesteps:
+            raise DancegenError(f"num_inference_steps must be in [1, {self.num_train_timesteps}], got {n}")
+        ratio = self.num_train_timesteps / n
+        self.timesteps = (torch.arange(n, 0, -1, dtype=torch.float64) * ratio).round().long() - 1
+        return self.timesteps
+
+    def step_pairs(self, num_inference_steps: int) -> list[tuple[int, int]]:
+        """(t, t_prev) pairs for a sampling loop, the last pair going to −1."""
+        ts = self.set_timesteps(num_inference_steps).tolist()
+        return list(zip(ts, [*ts[1:], -1]))
+
+    # ------------------------------------------------------------------ guidance and inpainting
+    @staticmethod
+    def guidance(cond_x0: Tensor, uncond_x0: Tensor, weight: float) -> Tensor:
+        """Classifier-free guidance: uncond + w · (cond − uncond).
+
+        Identical to EDGE's ``weight * cond + (1 - weight) * uncond``; w = 1 is the conditional prediction,
+        w = 0 the unconditional one, the paper samples with w = 2.7.
+        """
+        return uncond_x0 + weight * (cond_x0 - uncond_x0)
+
+    def replace_known(self, x_t: Tensor, known_x0: Tensor, mask: Tensor, t_prev: TimeLike,
+                      noise: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+        """Inpainting (paper eq. 15): entries where ``mask`` is true become a draw of q(known, t_prev).
+
+        Call after each reverse step with the step's ``t_prev``; at ``t_prev = -1`` the known values are
+        pasted in clean. ``mask`` broadcasts against ``x_t`` (e.g. (B, T, 319) bool in 319-space).
+        """
+        if known_x0.shape != x_t.shape:
+            raise DancegenError(f"known motion shape {tuple(known_x0.shape)} differs from x_t {tuple(x_t.shape)}")
+        m = mask.to(device=x_t.device, dtype=torch.bool)
+        tt = torch.as_tensor(t_prev)
+        if bool((tt < 0).all()):
+            known_t = known_x0
+        else:
+            if noise is None:
+                noise = self._randn(x_t, generator, "replace_known")
+            known_t = self.add_noise(known_x0, noise, t_prev)
+        return torch.where(m, known_t, x_t)
+
+    def __repr__(self) -> str:
+        return (f"DiffusionScheduler(num_train_timesteps={self.num_train_timesteps}, s={self.s}, "
+                f"max_beta={self.max_beta}, clip_x0={self.clip_x0})")

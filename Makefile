@@ -27,6 +27,7 @@ docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict --quiet -d $(VENV)/site
 
 test: $(STAMP) lint docs
+	sh scripts/install_chromium.sh
 	$(VENV)/bin/pytest -q -n 2 --dist loadgroup
 
 bench: $(STAMP)

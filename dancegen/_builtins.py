@@ -11,9 +11,22 @@ from .plugins import hookimpl
 
 @hookimpl
 def dancegen_register_music_encoders(register: Callable[..., None]) -> None:
-    pass
+    from .features.baseline import Baseline35Encoder
+    from .features.clap import CLAPEncoder
+    from .features.jukebox import JukeboxEncoder
+    from .features.mfcc import MFCCEncoder
+    from .features.stft import STFTEncoder
+    from .features.wav2clip import Wav2CLIPEncoder
+    from .features.wav2vec2 import Wav2Vec2Encoder
+
+    for cls in (STFTEncoder, MFCCEncoder, Baseline35Encoder, Wav2CLIPEncoder, CLAPEncoder, Wav2Vec2Encoder,
+                JukeboxEncoder):
+        register(cls)
 
 
 @hookimpl
 def dancegen_register_genre_controllers(register: Callable[..., None]) -> None:
-    pass
+    from .genre.controllers import LabelController, TextController
+
+    for cls in (LabelController, TextController):
+        register(cls)

@@ -6,6 +6,7 @@ This is the one place genre names live; everything else resolves names through :
 from __future__ import annotations
 
 import difflib
+import re
 
 from ..errors import DancegenError
 
@@ -31,7 +32,44 @@ ALIASES: dict[str, str] = {
     "breakdance": "Breaking",
     "pop": "Popping",
     "lock": "Locking",
+    "breakdancing": "Breaking",
+    "breakin": "Breaking",
+    "b-boying": "Breaking",
+    "bboying": "Breaking",
+    "b-girling": "Breaking",
+    "poppin": "Popping",
+    "lockin": "Locking",
+    "jazz funk": "Jazz",
+    "jazz-funk": "Jazz",
+    "uygur": "Wei",
+    "kun opera": "Kun",
+    "k-pop": "Korean",
+    "kpop": "Korean",
+    # Chinese and Korean names (matched as substrings inside free text: these scripts have no spaces)
+    "霹雳舞": "Breaking",
+    "地板舞": "Breaking",
+    "机械舞": "Popping",
+    "锁舞": "Locking",
+    "嘻哈": "Hiphop",
+    "爵士舞": "Jazz",
+    "傣族": "Dai",
+    "傣族舞": "Dai",
+    "维吾尔": "Wei",
+    "维族": "Wei",
+    "苗族": "Miao",
+    "汉唐": "HanTang",
+    "身韵": "ShenYun",
+    "昆曲": "Kun",
+    "昆舞": "Kun",
+    "敦煌": "DunHuang",
+    "韩舞": "Korean",
+    "케이팝": "Korean",
+    "中国舞": "Chinese",
 }
+
+#: Names that are also everyday words in dance descriptions ("pop music", "urban style", "Chinese fans"): inside
+#: longer free text they do not decide the genre (the classifier does); on their own they still do.
+GENERIC_NAMES: frozenset[str] = frozenset({"urban", "choreography", "chinese", "pop", "break", "lock", "tai"})
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "Street": ("Hiphop", "Popping", "Jazz", "Urban", "Breaking", "Locking"),
@@ -53,6 +91,38 @@ class UnknownGenreError(DancegenError):
 def find_genre(name: str) -> int | None:
     """Index of ``name`` (canonical or alias, case-insensitive, surrounding space ignored), else None."""
     return _LOOKUP.get(" ".join(name.strip().lower().split()))
+
+
+def _is_cjk(text: str) -> bool:
+    return any(ord(c) > 0x2E80 for c in text)
+
+
+def _name_pattern(name: str) -> str:
+    if _is_cjk(name):
+        return re.escape(name)
+    words = [re.escape(w) for w in re.split(r"[\s-]+", name)]
+    # whole words only; a hyphen joins words ("k-pop" is not "pop"); space or hyphen between alias words
+    return r"(?<![\w-])" + r"[\s-]*".join(words) + r"(?![\w-])"
+
+
+_TEXT_NAMES = sorted((n for n in _LOOKUP if n not in GENERIC_NAMES), key=len, reverse=True)
+_TEXT_PATTERN = re.compile("|".join(f"(?P<n{i}>{_name_pattern(n)})" for i, n in enumerate(_TEXT_NAMES)),
+                           re.IGNORECASE)
+
+
+def find_genres_in_text(text: str) -> list[int]:
+    """Genres named in free text (canonical names or aliases, whole words, case-insensitive), in order of
+    first mention. A text that is exactly a name counts even for :data:`GENERIC_NAMES`; inside longer text
+    those are ignored. Chinese and Korean names match as substrings."""
+    whole = find_genre(text)
+    if whole is not None:
+        return [whole]
+    found: list[int] = []
+    for match in _TEXT_PATTERN.finditer(text):
+        idx = _LOOKUP[_TEXT_NAMES[int(match.lastgroup[1:])]]  # type: ignore[index]
+        if idx not in found:
+            found.append(idx)
+    return found
 
 
 def genre_index(name: str) -> int:

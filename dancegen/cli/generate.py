@@ -1,0 +1,223 @@
+"""``dancegen generate`` (music + text or genre → dance files) and ``dancegen edit`` (keep parts of a reference
+motion, generate the rest). Both print a summary table, or JSON with ``--json``."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from . import app
+
+Opt = typer.Option
+Arg = typer.Argument
+
+_CHECKPOINT = Opt("--checkpoint", help="Run folder (with a 'latest' pointer) or checkpoint folder of a trained "
+                  "model. Required until a bundled model ships.")
+_TEXT = Opt("--text", help="Describe the dance or music; the genre controller picks the genre.")
+_GENRE = Opt("--genre", help="A genre label (Jazz, Dai, Breaking, …): bypasses the text classifier.")
+_OUT = Opt("--out", help="Output folder (default: ./<song name>-dance).")
+_FORMAT = Opt("--format", help="Comma-separated exports among npz, bvh, html, mp4, pkl.")
+
+
+def _device(name: str) -> str:
+    import torch
+
+    from ..errors import DancegenError
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise DancegenError(f"--device {name}: CUDA is not available here; use --device cpu")
+    if not (name == "cpu" or name.startswith("cuda") or name == "mps"):
+        raise DancegenError(f"--device {name!r}: expected auto, cpu, cuda, cuda:N or mps")
+    return name
+
+
+def _load_reference(path: Path) -> Any:
+    """Our ``motion.npz`` (its motion_319, or AMASS poses) or a FineDance/our ``.npy`` (T, 315) / (T, 319)."""
+    import numpy as np
+
+    from ..errors import DancegenError
+
+    if not path.is_file():
+        raise DancegenError(f"reference motion not found: {path}")
+    suffix = path.suffix.lower()
+    if suffix == ".npz":
+        from ..export import load_npz
+
+        return load_npz(path)[0]
+    if suffix == ".npy":
+        try:
+            return np.load(path, allow_pickle=False)
+        except Exception as exc:
+            raise DancegenError(f"cannot read {path} as a .npy array: {exc}") from None
+    raise DancegenError(f"reference {path}: expected a motion.npz written by dancegen or a (T, 315)/(T, 319) .npy")
+
+
+def _check_formats(formats: str) -> list[str]:
+    """Validate --format before any sampling (export raises the same error, but only after the work is done)."""
+    from ..errors import DancegenError
+    from ..export import _ALIASES, FORMATS
+
+    names = [f.strip() for f in formats.split(",") if f.strip()]
+    bad = [n for n in names if n.lower() not in FORMATS and n.lower() not in _ALIASES]
+    if bad or not names:
+        raise DancegenError(f"--format {formats!r}: unknown format(s) {', '.join(bad) or '(none given)'}; valid: "
+                            f"{', '.join([*FORMATS, *_ALIASES])}")
+    return names
+
+
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def _run(song: Path, text: str | None, genre: str | None, checkpoint: Path | None, out: Path | None, seed: int,
+         steps: int, guidance: float, eta: float, variations: int, formats: str, device: str, window_batch: int,
+         pad: str, as_json: bool, no_progress: bool, constraints: list[Any] | None = None,
+         reference: Any = None) -> None:
+    from rich.console import Console
+
+    from ..errors import DancegenError
+    from ..export import export
+    from ..features.audio import load_audio
+    from ..pipeline import DancePipeline
+
+    if text is None and genre is None:
+        raise DancegenError("give --text \"a description of the dance\" or --genre NAME (e.g. --genre Jazz)")
+    if variations < 1:
+        raise DancegenError(f"--variations must be >= 1, got {variations}")
+    format_list = _check_formats(formats)
+    audio, sr = load_audio(song)
+    pipe = DancePipeline.from_checkpoint(checkpoint, device=_device(device))
+    err = Console(stderr=True)
+    kwargs = {"text": text, "genre": genre, "steps": steps, "guidance": guidance, "eta": eta, "seed": seed,
+              "variations": variations, "constraints": constraints or (), "reference": reference,
+              "window_batch": window_batch, "pad": pad, "song_key": song.stem}
+    if no_progress:
+        result = pipe(audio, sr, **kwargs)
+    else:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        with Progress(TextColumn("[bold]sampling[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                      TextColumn("window-steps"), TimeRemainingColumn(), console=err, transient=True) as bar:
+            task = bar.add_task(song.name, total=None)
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            result = pipe(audio, sr, progress=progress, **kwargs)
+    target = out if out is not None else Path(f"{song.stem}-dance")
+    files: dict[str, dict[str, str]] = {}
+    for v in range(result.variations):
+        folder = target if result.variations == 1 else target / f"variation_{v}"
+        paths = export(result.motion[v].numpy(), audio, sr, folder, format_list, skeleton=pipe.skeleton,
+                       genre=result.genre.genre, text=text or "", checkpoint_id=pipe.checkpoint_id or "")
+        files[str(v)] = {k: str(p) for k, p in paths.items()}
+    summary = {**result.to_dict(), "song": str(song), "out": str(target), "files": files}
+    summary_path = target / "generation.json"
+    _write_json(summary_path, summary)
+    summary["files"]["summary"] = {"json": str(summary_path)}
+    if as_json:
+        typer.echo(json.dumps({k: v for k, v in summary.items() if k != "windows"}, indent=1))
+        return
+    _print_table(summary)
+
+
+def _print_table(summary: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    g = summary["genre"]
+    genre = f"{g['genre']} ({g['source']})"
+    if g["ambiguous"]:
+        genre += " — ambiguous, top 3: " + ", ".join(f"{t['genre']} {t['probability']:.2f}" for t in g["top3"])
+    s, st = summary["settings"], summary["stats"]
+    table = Table(title="dancegen", show_header=False)
+    table.add_column(style="bold")
+    table.add_column()
+    table.add_row("song", summary["song"])
+    table.add_row("genre", genre)
+    table.add_row("duration", f"{summary['duration']:.2f} s")
+    table.add_row("frames", f"{summary['frames']} at {summary['fps']} FPS × {summary['variations']} variation(s)")
+    table.add_row("sampling", f"{s['steps']} DDIM steps, guidance {s['guidance']}, η {s['eta']}, seed {s['seed']}, "
+                  f"{st['windows']} windows in {st['chunks']} chunk(s)")
+    if s["constraints"]:
+        table.add_row("kept", "; ".join(s["constraints"]))
+    table.add_row("time", f"{st['seconds']:.2f} s on {st['device']}")
+    for v, paths in summary["files"].items():
+        label = "summary" if v == "summary" else ("files" if summary["variations"] == 1 else f"variation {v}")
+        for fmt, path in paths.items():
+            table.add_row(label, f"{path}  [{fmt}]")
+            label = ""
+    Console().print(table)
+
+
+@app.command()
+def generate(
+    song: Annotated[Path, Arg(help="Audio file (wav, flac, ogg, mp3) of any length.")],
+    text: Annotated[str | None, _TEXT] = None,
+    genre: Annotated[str | None, _GENRE] = None,
+    checkpoint: Annotated[Path | None, _CHECKPOINT] = None,
+    out: Annotated[Path | None, _OUT] = None,
+    seed: Annotated[int, Opt(help="Random seed (same seed, same dance).")] = 0,
+    steps: Annotated[int, Opt(help="DDIM steps.")] = 50,
+    guidance: Annotated[float, Opt(help="Classifier-free guidance weight on the music (1 = none).")] = 2.7,
+    eta: Annotated[float, Opt(help="DDIM η: 1 = ancestral (paper), 0 = deterministic.")] = 1.0,
+    variations: Annotated[int, Opt(help="Number of different dances to generate.")] = 1,
+    formats: Annotated[str, _FORMAT] = "npz,bvh,html",
+    device: Annotated[str, Opt(help="auto, cpu, cuda, cuda:N.")] = "auto",
+    window_batch: Annotated[int, Opt(help="4-s windows sampled at once (memory vs speed).")] = 16,
+    pad: Annotated[str, Opt(help="Songs under 4 s: repeat (tile the song) or zero (silence).")] = "repeat",
+    as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON.")] = False,
+    no_progress: Annotated[bool, Opt("--no-progress", help="No progress bar.")] = False,
+) -> None:
+    """Generate a dance for SONG in the genre of --text or --genre and write it in the chosen formats."""
+    _run(song, text, genre, checkpoint, out, seed, steps, guidance, eta, variations, formats, device, window_batch,
+         pad, as_json, no_progress)
+
+
+@app.command()
+def edit(
+    reference: Annotated[Path, Arg(help="Reference motion: dancegen motion.npz or a (T, 315)/(T, 319) .npy.")],
+    song: Annotated[Path, Arg(help="Audio file the new dance is generated for.")],
+    keep: Annotated[list[str] | None, Opt("--keep", help="What to keep from the reference (repeatable): body, "
+                                          "upper, lower, hands, joint names, frames=START:END, or a mix such as "
+                                          "upper,frames=0:60.")] = None,
+    keyframes: Annotated[str | None, Opt("--keyframes", help="In-betweening: keep full poses at these frames, "
+                                         "e.g. 0,60,119.")] = None,
+    text: Annotated[str | None, _TEXT] = None,
+    genre: Annotated[str | None, _GENRE] = None,
+    checkpoint: Annotated[Path | None, _CHECKPOINT] = None,
+    out: Annotated[Path | None, _OUT] = None,
+    seed: Annotated[int, Opt(help="Random seed.")] = 0,
+    steps: Annotated[int, Opt(help="DDIM steps.")] = 50,
+    guidance: Annotated[float, Opt(help="Classifier-free guidance weight.")] = 2.7,
+    eta: Annotated[float, Opt(help="DDIM η.")] = 1.0,
+    variations: Annotated[int, Opt(help="Number of different edits.")] = 1,
+    formats: Annotated[str, _FORMAT] = "npz,bvh,html",
+    device: Annotated[str, Opt(help="auto, cpu, cuda, cuda:N.")] = "auto",
+    window_batch: Annotated[int, Opt(help="4-s windows sampled at once.")] = 16,
+    as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON.")] = False,
+    no_progress: Annotated[bool, Opt("--no-progress", help="No progress bar.")] = False,
+) -> None:
+    """Keep parts of a REFERENCE motion (joint groups, frame ranges, keyframes) and generate the rest for SONG."""
+    from ..constraints import Constraint, parse_frames_list, parse_keep
+    from ..errors import DancegenError
+
+    constraints = [parse_keep(k) for k in keep or []]
+    if keyframes is not None:
+        constraints.append(Constraint.keyframes(parse_frames_list(keyframes)))
+    if not constraints:
+        raise DancegenError("say what to keep: --keep body|upper|lower|hands|frames=START:END or --keyframes 0,60,119")
+    ref = _load_reference(reference)
+    _run(song, text, genre, checkpoint, out, seed, steps, guidance, eta, variations, formats, device, window_batch,
+         "repeat", as_json, no_progress, constraints=constraints, reference=ref)

@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml $(PLUGINS) Makefile
 	touch $@
 
 demo: $(STAMP)
-	$(PY) examples/mtlkit_quickstart.py
+	$(VENV)/bin/dancegen demo --out demo_out
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -75,12 +75,16 @@ class GenerationResult:
 def default_checkpoint_dir() -> Path:
     """The bundled default model's checkpoint folder (used when no checkpoint is given).
 
-    No bundled model ships yet: this raises :class:`~dancegen.errors.MissingWeightsError` until it does.
+    The small demo model trained on the procedural data set (``dancegen/assets/default_model``, see
+    ``docs/dancegen/demo.md``); raises :class:`~dancegen.errors.MissingWeightsError` if the install lacks it.
     """
     from .errors import MissingWeightsError
 
-    raise MissingWeightsError("no bundled dancegen model ships yet: --checkpoint DIR is required until it does "
-                              "(a run folder from `dancegen train` or one of its checkpoint folders)")
+    folder = Path(__file__).resolve().parent / "assets" / "default_model"
+    if not (folder / "config.json").is_file():
+        raise MissingWeightsError(f"the bundled dancegen model is missing from {folder}: reinstall dancegen, "
+                                  "rebuild it with `dancegen demo --retrain --install`, or pass --checkpoint DIR")
+    return folder
 
 
 class DancePipeline:

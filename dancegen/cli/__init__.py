@@ -29,6 +29,14 @@ def _root() -> None:
 
 
 # Command groups register themselves on `app` when imported (one line each).
+from . import ablate as _ablate  # noqa: E402,F401
+from . import data as _data  # noqa: E402,F401
+from . import demo as _demo  # noqa: E402,F401
+from . import evaluate as _evaluate  # noqa: E402,F401
+from . import generate as _generate  # noqa: E402,F401
+from . import plugins as _plugins  # noqa: E402,F401
+from . import synth as _synth  # noqa: E402,F401
+from . import train as _train  # noqa: E402,F401
 from . import version as _version  # noqa: E402,F401
 
 

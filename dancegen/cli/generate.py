@@ -17,7 +17,7 @@ Opt = typer.Option
 Arg = typer.Argument
 
 _CHECKPOINT = Opt("--checkpoint", help="Run folder (with a 'latest' pointer) or checkpoint folder of a trained "
-                  "model. Required until a bundled model ships.")
+                  "model (default: the bundled demo model).")
 _TEXT = Opt("--text", help="Describe the dance or music; the genre controller picks the genre.")
 _GENRE = Opt("--genre", help="A genre label (Jazz, Dai, Breaking, …): bypasses the text classifier.")
 _OUT = Opt("--out", help="Output folder (default: ./<song name>-dance).")
@@ -98,6 +98,10 @@ def _run(song: Path, text: str | None, genre: str | None, checkpoint: Path | Non
     format_list = _check_formats(formats)
     audio, sr = load_audio(song)
     pipe = DancePipeline.from_checkpoint(checkpoint, device=_device(device))
+    if checkpoint is None:
+        from ..demo import BUNDLED_NOTICE
+
+        typer.echo(BUNDLED_NOTICE, err=True)
     err = Console(stderr=True)
     kwargs = {"text": text, "genre": genre, "steps": steps, "guidance": guidance, "eta": eta, "seed": seed,
               "variations": variations, "constraints": constraints or (), "reference": reference,

@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from dancegen.constraints import Constraint
-from dancegen.errors import DancegenError, MissingWeightsError
+from dancegen.errors import DancegenError
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
@@ -52,8 +52,7 @@ def test_from_checkpoint_generates(run: tuple[Path, Path]) -> None:
     assert torch.isfinite(res.motion).all()
     assert pipe.checkpoint_id
     assert pipe.checkpoint_id.startswith("step_0000001")
-    with pytest.raises(MissingWeightsError, match="--checkpoint"):
-        DancePipeline.from_checkpoint(None)
+    assert DancePipeline.from_checkpoint(None).checkpoint_id  # None: the bundled demo model
     with pytest.raises(DancegenError, match="neither a checkpoint"):
         DancePipeline.from_checkpoint(run[1].parent)
 
@@ -89,7 +88,7 @@ def test_generate_then_edit(run: tuple[Path, Path], tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (("generate", "{wav}", "--genre", "Jazz"), "--checkpoint DIR is required"),
+    (("generate", "{wav}", "--genre", "Jazz", "--checkpoint", "{wav}.missing"), "does not exist"),
     (("generate", "{wav}", "--checkpoint", "{ckpt}"), "--text"),
     (("edit", "{wav}.npy", "{wav}", "--keep", "body", "--genre", "Jazz", "--checkpoint", "{ckpt}"), "not found"),
     (("generate", "{wav}", "--genre", "Jazz", "--checkpoint", "{ckpt}", "--format", "gif"), "unknown format"),

@@ -1,0 +1,111 @@
+"""The ablation grid: the cross product of aggregators × music-encoder sets × genre controllers × seeds, and the
+plain ``dancegen train`` / ``dancegen evaluate`` command lines of each run (so any scheduler can run them)."""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass, field
+from itertools import product
+from pathlib import Path
+
+from ..errors import DancegenError
+
+#: ``--genre-controller none`` (no text controller, no L_C task) maps to the label controller with tasks S,J,V,F.
+NONE_CONTROLLER = ("label", "S,J,V,F")
+
+
+@dataclass(frozen=True)
+class Combination:
+    """One run of the sweep."""
+
+    aggregator: str
+    music_encoders: str
+    genre_controller: str
+    seed: int
+
+    @property
+    def name(self) -> str:
+        """Folder name, e.g. ``nash__wav2clip+stft__text__s0``."""
+        enc = re.sub(r"[^A-Za-z0-9+.-]", "+", self.music_encoders.replace(",", "+"))
+        return f"{self.aggregator}__{enc}__{self.genre_controller}__s{self.seed}"
+
+    def to_dict(self) -> dict[str, object]:
+        return {"aggregator": self.aggregator, "music_encoders": self.music_encoders,
+                "genre_controller": self.genre_controller, "seed": self.seed}
+
+
+@dataclass
+class SweepSettings:
+    """Everything shared by the runs of one sweep."""
+
+    data: Path
+    out: Path
+    steps: int = 1000
+    preset: str = "small"
+    batch_size: int | None = None
+    device: str = "cpu"
+    allow_random_weights: bool = False
+    protocol: str = "gcdance"
+    repeats: int = 1
+    eval_steps: int = 50
+    train_args: list[str] = field(default_factory=list)
+    threads: int | None = None  # OMP_NUM_THREADS / torch threads of every run (None: cpu count // jobs)
+
+
+def _split(text: str, sep: str, what: str) -> list[str]:
+    items = [x.strip() for x in text.split(sep) if x.strip()]
+    if not items:
+        raise DancegenError(f"{what}: empty list")
+    if len(set(items)) != len(items):
+        raise DancegenError(f"{what}: repeated entries in {text!r}")
+    return items
+
+
+def build_grid(aggregators: str, music_encoders: str, genre_controllers: str, seeds: str) -> list[Combination]:
+    """The cross product. Aggregators / controllers / seeds are comma-separated; encoder sets are separated by
+    ``;`` and the encoders of a set by ``+`` or ``,`` (``"wav2clip+stft;stft;mfcc"``)."""
+    aggs = _split(aggregators, ",", "--aggregators")
+    encs = [e.replace("+", ",") for e in _split(music_encoders, ";", "--music-encoders")]
+    ctrls = _split(genre_controllers, ",", "--genre-controller")
+    for c in ctrls:
+        if c not in ("text", "label", "none"):
+            raise DancegenError(f"--genre-controller: unknown controller {c!r}; choose among text, label, none")
+    try:
+        seed_list = [int(s) for s in _split(seeds, ",", "--seeds")]
+    except ValueError:
+        raise DancegenError(f"--seeds must be comma-separated integers, got {seeds!r}") from None
+    return [Combination(a, e, c, s) for a, e, c, s in product(aggs, encs, ctrls, seed_list)]
+
+
+def train_command(combo: Combination, s: SweepSettings, run_dir: Path, resume: bool = False) -> list[str]:
+    """``dancegen train …`` argv (without the interpreter) for one run."""
+    ctrl, tasks = (NONE_CONTROLLER if combo.genre_controller == "none" else (combo.genre_controller, None))
+    cmd = ["dancegen", "train", "--data", str(s.data), "--out", str(run_dir / "train"),
+           "--aggregator", combo.aggregator, "--music-encoders", combo.music_encoders, "--genre-controller", ctrl,
+           "--preset", s.preset, "--steps", str(s.steps), "--seed", str(combo.seed), "--device", s.device,
+           "--no-progress"]
+    if ctrl == "label" and tasks is None:
+        tasks = "S,J,V,F"  # the label controller has no classifier head, so L_C cannot be trained
+    if tasks:
+        cmd += ["--tasks", tasks]
+    if s.batch_size:
+        cmd += ["--batch-size", str(s.batch_size)]
+    if s.allow_random_weights:
+        cmd.append("--allow-random-weights")
+    if resume:
+        cmd.append("--resume")
+    return cmd + list(s.train_args)
+
+
+def evaluate_command(combo: Combination, s: SweepSettings, run_dir: Path) -> list[str]:
+    """``dancegen evaluate …`` argv for one run; writes ``RUN/report.json``."""
+    return ["dancegen", "evaluate", "--checkpoint", str(run_dir / "train"), "--data", str(s.data),
+            "--protocol", s.protocol, "--repeats", str(s.repeats), "--steps", str(s.eval_steps),
+            "--seed", str(combo.seed), "--device", s.device, "--cache-dir", str(s.out / "eval_cache"),
+            "--out", str(run_dir / "report.json"), "--json"]
+
+
+def shell(cmd: list[str]) -> str:
+    """A command as one shell-quoted line."""
+    return " ".join(shlex.quote(c) for c in cmd)

@@ -1,0 +1,86 @@
+"""``dancegen evaluate``: score a checkpoint (or motions made elsewhere) under a named evaluation protocol."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from . import app
+
+Opt = typer.Option
+
+
+def write_json_atomic(path: Path, data: object) -> None:
+    """Write ``data`` as JSON to ``path`` via a temporary file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(data, f, indent=2)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+@app.command()
+def evaluate(
+    data: Annotated[Path, Opt(help="FineDance-layout data directory (its test split is evaluated).")],
+    checkpoint: Annotated[Path | None, Opt(help="Run or checkpoint folder from `dancegen train`.")] = None,
+    motions: Annotated[Path | None, Opt(help="Folder of motions made elsewhere: NNN.npz / NNN_sliceK.npz / "
+                                             "EDGE-style .pkl / NAME/motion.npz.")] = None,
+    protocol: Annotated[str, Opt(help="gcdance (4-s slices, body + hands) or lodge (whole songs <= 1024 "
+                                      "frames).")] = "gcdance",
+    repeats: Annotated[int, Opt(help="Generate the test set N times with different seeds (mean ± std).")] = 1,
+    steps: Annotated[int, Opt(help="DDIM sampling steps.")] = 50,
+    guidance: Annotated[float, Opt(help="Classifier-free guidance weight.")] = 2.7,
+    seed: Annotated[int, Opt(help="Base sampling seed.")] = 0,
+    beats: Annotated[str, Opt(help="Music beats for BAS: auto (saved beats/ when present, else audio), saved, "
+                                   "audio.")] = "auto",
+    condition: Annotated[str, Opt(help="Genre condition: label (the song's genre name) or text (the prompt "
+                                       "'This is a {genre} type of music.').")] = "label",
+    cache_dir: Annotated[Path | None, Opt(help="Where the motion genre classifier is cached "
+                                               "(default DATA/.dancegen_eval).")] = None,
+    skeleton: Annotated[str, Opt(help="--motions only: default, an SMPL-X model folder or a (55, 3) joints "
+                                      ".npy.")] = "default",
+    device: Annotated[str, Opt(help="cpu, cuda, cuda:N.")] = "cpu",
+    threads: Annotated[int, Opt(help="CPU threads for torch (0: torch's default).")] = 0,
+    out: Annotated[Path | None, Opt(help="Write the JSON report here (atomically).")] = None,
+    json_output: Annotated[bool, Opt("--json", help="Print the JSON report instead of the table.")] = False,
+) -> None:
+    """Evaluate generated dances under a protocol; prints a table with the GT row, or JSON."""
+    import sys
+
+    from ..errors import DancegenError
+    from ..evaluation import evaluate as run_evaluation
+    from ..evaluation import get_protocol, print_report
+
+    get_protocol(protocol)
+    if threads < 0:
+        raise DancegenError(f"--threads must be >= 0, got {threads}")
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    for name, path in (("--data", data), ("--checkpoint", checkpoint), ("--motions", motions)):
+        if path is not None and not path.expanduser().is_dir():
+            raise DancegenError(f"{name} directory not found: {path}")
+    progress = None
+    if not json_output and sys.stderr.isatty():
+        def progress(stage: str, done: int, total: int) -> None:
+            print(f"\r{stage} {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    report = run_evaluation(data, protocol, checkpoint=checkpoint, motions=motions, repeats=repeats, steps=steps,
+                            guidance=guidance, seed=seed, beats=beats, condition=condition, cache_dir=cache_dir,
+                            device=device, skeleton=skeleton, progress=progress)
+    if out is not None:
+        write_json_atomic(out, report)
+    if json_output:
+        typer.echo(json.dumps(report, indent=2))
+    else:
+        print_report(report)

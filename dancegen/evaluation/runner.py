@@ -1,0 +1,217 @@
+"""Run a protocol: generate (or read) motions for the test clips, score them and the ground-truth row.
+
+The **GT row** (the paper's "GT" line, for orientation) scores the ground-truth test clips as if they were
+generated, against the ground-truth *training* clips as the reference — the distance between two real sets of the
+same data, i.e. what a model that reproduced the data perfectly would get. BAS, PFC, PBC, FSR and genre accuracy of
+the GT row are those of the real test clips.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataError
+from .protocols import Clip, Protocol, clip_audio, cut_clips, get_protocol, saved_beats
+from .scoring import score_set, summarise
+
+BEAT_SOURCES = ("auto", "saved", "audio")
+CONDITIONS = ("label", "text")
+PROMPT = "This is a {genre} type of music."
+Progress = Callable[[str, int, int], None]
+
+
+def skeleton_kind(source: str) -> str:
+    """``"approximate"`` for dancegen's built-in rest pose, ``"exact SMPL-X"`` for a user's model or joints file."""
+    return "approximate" if "approximate" in source else "exact SMPL-X"
+
+
+def _joints_fn(skeleton: object) -> Callable[[list[np.ndarray]], list[np.ndarray]]:
+    import torch
+
+    from ..motion import forward_kinematics
+
+    def joints_of(motions: list[np.ndarray]) -> list[np.ndarray]:
+        out: list[np.ndarray] = [np.empty(0)] * len(motions)
+        by_len: dict[int, list[int]] = {}
+        for i, m in enumerate(motions):
+            by_len.setdefault(len(m), []).append(i)
+        with torch.no_grad():
+            for idx in by_len.values():
+                batch = torch.from_numpy(np.stack([np.asarray(motions[i], dtype=np.float32) for i in idx]))
+                pos = forward_kinematics(batch, skeleton).numpy().astype(np.float64)  # type: ignore[arg-type]
+                for j, i in enumerate(idx):
+                    out[i] = pos[j]
+        return out
+
+    return joints_of
+
+
+def _load_audio(path: Path) -> tuple[np.ndarray, int]:
+    import soundfile as sf
+
+    try:
+        y, sr = sf.read(str(path), dtype="float32", always_2d=False)
+    except Exception as exc:
+        raise DataError(f"cannot read audio file {path}: {exc}".replace("\n", " ")) from None
+    return (y.mean(axis=1) if y.ndim == 2 else y), int(sr)
+
+
+def _beats(data: Path, clips: list[Clip], audio: dict[str, Path], mode: str) -> tuple[list[np.ndarray], str]:
+    """Music beats per clip (frame indices) and where they came from ("saved" beats/NNN.npy or "audio")."""
+    from ..metrics import music_beats
+
+    if mode not in BEAT_SOURCES:
+        raise DataError(f"unknown beat source {mode!r}; choose one of {', '.join(BEAT_SOURCES)}")
+    songs = sorted({c.sequence_id for c in clips})
+    have_saved = all((data / "beats" / f"{s}.npy").is_file() for s in songs)
+    if mode == "saved" and not have_saved:
+        raise DataError(f"--beats saved: {data / 'beats'} lacks beat files for some test songs")
+    if mode == "saved" or (mode == "auto" and have_saved):
+        saved = {s: np.load(data / "beats" / f"{s}.npy") for s in songs}
+        return [saved_beats(saved[c.sequence_id], c) for c in clips], "saved (beats/NNN.npy, seconds → frames)"
+    waves = {s: _load_audio(audio[s]) for s in songs}
+    out = []
+    for c in clips:
+        y, sr = waves[c.sequence_id]
+        out.append(np.asarray(music_beats(clip_audio(y, sr, c), sr)))
+    return out, "audio (librosa beat tracking on each clip's audio, dancegen.metrics.music_beats)"
+
+
+def evaluate(
+    data: str | Path,
+    protocol: str | Protocol = "gcdance",
+    checkpoint: str | Path | None = None,
+    motions: str | Path | None = None,
+    repeats: int = 1,
+    steps: int = 50,
+    guidance: float = 2.7,
+    seed: int = 0,
+    beats: str = "auto",
+    condition: str = "label",
+    cache_dir: str | Path | None = None,
+    device: str = "cpu",
+    skeleton: str = "default",
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Evaluate a checkpoint (``checkpoint``) or a folder of motions (``motions``) under ``protocol``; returns the
+    report as a JSON-serialisable dict (see docs/dancegen/evaluation.md)."""
+    from ..data import load_finedance
+    from ..data.finedance import check_layout
+
+    t0 = time.perf_counter()
+    proto = protocol if isinstance(protocol, Protocol) else get_protocol(protocol)
+    if (checkpoint is None) == (motions is None):
+        raise DataError("pass exactly one of --checkpoint DIR (generate with a trained model) or --motions DIR")
+    if repeats < 1 or steps < 1:
+        raise DataError(f"repeats and steps must be >= 1, got {repeats} and {steps}")
+    if condition not in CONDITIONS:
+        raise DataError(f"unknown condition {condition!r}; choose one of {', '.join(CONDITIONS)}")
+    root = Path(data).expanduser()
+    check_layout(root)
+    if motions is not None:
+        from .motions import find_motion_files
+
+        find_motion_files(Path(motions).expanduser())  # fail fast, before loading the data set
+    pipe = None
+    if checkpoint is not None:
+        from ..pipeline import DancePipeline
+
+        pipe = DancePipeline.from_checkpoint(Path(checkpoint).expanduser(), device=device)
+        skel = pipe.skeleton
+    else:
+        from ..train.state import load_skeleton
+
+        skel = load_skeleton(skeleton)
+    joints_of = _joints_fn(skel)
+
+    test = load_finedance(root, split="test", skeleton=skel)
+    train = load_finedance(root, split="train", skeleton=skel)
+    ref_seqs = test if proto.gt_split == "test" else load_finedance(root, split="all", skeleton=skel)
+    test_clips = cut_clips(test, proto)
+    if not test_clips:
+        raise DataError(f"no {proto.name} test clips in {root}: every test song is shorter than "
+                        f"{proto.clip_frames} frames")
+    ref_clips, train_clips = cut_clips(ref_seqs, proto), cut_clips(train, proto)
+    audio = {s.id: s.audio for s in [*test, *train]}
+    ref_joints = joints_of([c.motion for c in ref_clips])
+    notes: list[str] = []
+
+    classifier, clf_info = None, {}
+    if "genre_acc" in proto.metrics:
+        from .genre import genre_classifier
+
+        classifier, folder, note = genre_classifier(root, skel, cache_dir, joints_of)
+        clf_info = {"held_out_accuracy": classifier.held_out_accuracy if classifier else None,
+                    "classes": classifier.classes if classifier else [], "path": str(folder) if folder else None,
+                    "note": note, "trained_on": "training split GT motion, 4-s slices at a 2-s stride "
+                                                "(20% held out, stratified)"}
+
+    rows: list[dict[str, float | None]] = []
+    gen_notes: list[str] = []
+    gen_seconds = 0.0
+    if pipe is not None:
+        clip_beats, beat_source = _beats(root, test_clips, audio, beats)  # type: ignore[arg-type]
+        waves = {s: _load_audio(audio[s]) for s in {c.sequence_id for c in test_clips}}  # type: ignore[arg-type]
+        gt_for_gen = test_clips
+        for r in range(repeats):
+            t1 = time.perf_counter()
+            motions_r = []
+            for i, c in enumerate(test_clips):
+                y, sr = waves[c.sequence_id]
+                cond = {"genre": c.genre} if condition == "label" else {"text": PROMPT.format(genre=c.genre)}
+                result = pipe(clip_audio(y, sr, c), sr, steps=steps, guidance=guidance, seed=seed + 100_003 * r + i,
+                              **cond)
+                motions_r.append(result.motion[0, : c.frames].numpy())
+                if progress:
+                    progress("generate", r * len(test_clips) + i + 1, repeats * len(test_clips))
+            gen_seconds += time.perf_counter() - t1
+            values, n = score_set(proto, joints_of(motions_r), ref_joints, clip_beats, [c.genre for c in test_clips],
+                                  classifier)
+            rows.append(values)
+            gen_notes.extend(x for x in n if x not in gen_notes)
+        source = {"kind": "checkpoint", "path": str(checkpoint), "checkpoint_id": pipe.checkpoint_id,
+                  "steps": steps, "guidance": guidance, "condition": condition,
+                  "seeds": f"seed + 100003·repeat + clip index (seed={seed})"}
+    else:
+        from .motions import match_motions
+
+        gt_for_gen, gen_joints, match_notes = match_motions(motions, test_clips, proto, skel,  # type: ignore[arg-type]
+                                                            joints_of)
+        clip_beats, beat_source = _beats(root, gt_for_gen, audio, beats)  # type: ignore[arg-type]
+        values, n = score_set(proto, gen_joints, ref_joints, clip_beats, [c.genre for c in gt_for_gen], classifier)
+        rows.append(values)
+        gen_notes = match_notes + n
+        source = {"kind": "motions", "path": str(motions), "clips": len(gt_for_gen)}
+        if repeats > 1:
+            notes.append("--repeats applies to --checkpoint only; a motions folder is one set")
+
+    test_beats, _ = _beats(root, test_clips, audio, beats)  # type: ignore[arg-type]
+    gt_values, gt_notes = score_set(proto, joints_of([c.motion for c in test_clips]),
+                                    joints_of([c.motion for c in train_clips]), test_beats,
+                                    [c.genre for c in test_clips], classifier)
+    if {s.id for s in test} == {s.id for s in train}:
+        gt_notes.append("the train and test splits are the same songs, so the GT row's FIDs are 0 by construction")
+    return {
+        "protocol": proto.to_dict(),
+        "data": str(root),
+        "skeleton": {"source": str(getattr(skel, "source", "?")), "kind": skeleton_kind(str(getattr(skel, "source",
+                                                                                                     "")))},
+        "gt_set": {"split": proto.gt_split, "songs": len(ref_seqs), "clips": len(ref_clips),
+                   "test_songs": len(test), "test_clips": len(test_clips)},
+        "beats_source": beat_source,
+        "generated": {"source": source, "repeats": len(rows), "clips": len(gt_for_gen),
+                      "metrics": summarise(rows), "per_repeat": rows, "notes": gen_notes},
+        "gt_row": {"definition": f"GT test clips ({len(test_clips)}) scored against GT training-split clips "
+                                 f"({len(train_clips)}) as the reference",
+                   "metrics": gt_values, "notes": gt_notes},
+        "genre_classifier": clf_info or None,
+        "notes": notes,
+        "timing": {"total_seconds": round(time.perf_counter() - t0, 3), "generation_seconds": round(gen_seconds, 3),
+                   "seconds_per_clip": round(gen_seconds / max(1, len(rows) * len(gt_for_gen)), 4) if pipe else None,
+                   "device": device},
+    }

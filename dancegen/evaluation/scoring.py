@@ -1,0 +1,144 @@
+"""Score one set of motions against a ground-truth set under a protocol (one row of the report).
+
+Motions are joint positions ``(T, J, 3)`` (metres, y up, 30 FPS) with ``J = 55`` (SMPL-X order, from our forward
+kinematics) or ``J = 24`` (SMPL-24 order, e.g. an EDGE pickle's ``full_pose``: no hands, hand metrics are None).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ..errors import DataError
+from ..metrics import (
+    BODY_JOINTS,
+    HAND_JOINTS,
+    GenreClassifier,
+    beat_align_score,
+    diversity,
+    fid,
+    foot_sliding_ratio,
+    genre_control_accuracy,
+    kinetic_features,
+    manual_features,
+    normalize,
+    pbc,
+    pfc,
+    root_relative,
+    smplx55_to_smpl24,
+)
+from .protocols import Protocol
+
+BODY = list(BODY_JOINTS)
+HANDS = list(HAND_JOINTS)
+
+
+def _kinetic(clips: Sequence[np.ndarray], joints: list[int]) -> np.ndarray:
+    """Kinetic features per clip of the joint subset, made root-relative on its first joint at frame 0 (the
+    published protocol's convention: the pelvis for the body, the left index1 for the hands)."""
+    return np.stack([kinetic_features(root_relative(c[:, joints])) for c in clips])
+
+
+def _geometric(clips: Sequence[np.ndarray]) -> np.ndarray:
+    """The 32 geometric features per clip on SMPL-24-ordered joints, root-relative at frame 0."""
+    out = []
+    for c in clips:
+        smpl = smplx55_to_smpl24(c) if c.shape[1] == 55 else c[:, :24]
+        out.append(manual_features(root_relative(smpl)))
+    return np.stack(out)
+
+
+def _fid_div(gen: np.ndarray, ref: np.ndarray, notes: list[str], what: str) -> tuple[float | None, float | None]:
+    try:
+        value = fid(gen, ref)
+        gen_n, _ = normalize(gen, ref)
+        return float(value), float(diversity(gen_n))
+    except DataError as exc:
+        notes.append(f"{what}: {exc}")
+        return None, None
+
+
+def score_set(
+    protocol: Protocol,
+    generated: Sequence[np.ndarray],
+    reference: Sequence[np.ndarray],
+    beats: Sequence[np.ndarray] | None = None,
+    genres: Sequence[str] | None = None,
+    classifier: GenreClassifier | None = None,
+) -> tuple[dict[str, float | None], list[str]]:
+    """Metric values (keys of ``protocol.metrics``; None where not computable) and notes explaining any None.
+
+    ``beats[i]``: music-beat frame indices of clip ``i``; ``genres[i]``: the genre clip ``i`` was generated for.
+    """
+    notes: list[str] = []
+    if len(generated) == 0:
+        raise DataError("no motions to score")
+    values: dict[str, float | None] = dict.fromkeys(protocol.metrics)
+    has_hands = all(c.shape[1] == 55 for c in generated) and all(c.shape[1] == 55 for c in reference)
+    if protocol.hands:
+        values["fid_k_body"], values["div_k_body"] = _fid_div(_kinetic(generated, BODY), _kinetic(reference, BODY),
+                                                              notes, "body")
+        if has_hands:
+            values["fid_k_hand"], values["div_k_hand"] = _fid_div(
+                _kinetic(generated, HANDS), _kinetic(reference, HANDS), notes, "hands")
+        else:
+            notes.append("hands: some motions have no finger joints (SMPL-24 input); hand metrics skipped")
+    else:
+        values["fid_k"], values["div_k"] = _fid_div(_kinetic(generated, BODY), _kinetic(reference, BODY),
+                                                    notes, "kinetic")
+        values["fid_g"], values["div_g"] = _fid_div(_geometric(generated), _geometric(reference), notes, "geometric")
+    if beats is not None:
+        values["bas"] = _bas(generated, beats, notes)
+    full = [c if c.shape[1] in (24, 52, 55) else c[:, :22] for c in generated]
+    values["pfc"] = float(pfc(list(full)))
+    if "pbc" in values:
+        values["pbc"] = float(pbc(list(full)))
+    values["fsr"] = float(foot_sliding_ratio(list(full)))
+    if "genre_acc" in values:
+        values["genre_acc"] = _genre(classifier, generated, genres, notes)
+    return values, notes
+
+
+def _bas(clips: Sequence[np.ndarray], beats: Sequence[np.ndarray], notes: list[str]) -> float | None:
+    """Mean BAS over clips that have at least one music beat before their last frame (body joints 0–21)."""
+    scores, skipped = [], 0
+    for clip, b in zip(clips, beats):
+        b = np.asarray(b)
+        if b.size == 0 or not (b < clip.shape[0] - 1).any():
+            skipped += 1
+            continue
+        scores.append(float(beat_align_score(clip[:, BODY], b)))
+    if skipped:
+        notes.append(f"BAS: {skipped} of {len(clips)} clips have no music beat inside them and are left out")
+    return float(np.mean(scores)) if scores else None
+
+
+def _genre(classifier: GenreClassifier | None, clips: Sequence[np.ndarray], genres: Sequence[str] | None,
+           notes: list[str]) -> float | None:
+    if classifier is None or genres is None:
+        notes.append("genre accuracy: no genre classifier")
+        return None
+    known = [i for i, g in enumerate(genres) if g in classifier.classes]
+    if len(known) < len(genres):
+        notes.append(f"genre accuracy: {len(genres) - len(known)} clips ask for genres the classifier never saw "
+                     f"(absent from the training split); left out")
+    if not known:
+        return None
+    result = genre_control_accuracy(classifier, [clips[i] for i in known], [genres[i] for i in known])
+    return float(result["genre_accuracy"])  # type: ignore[arg-type]
+
+
+def summarise(rows: Sequence[dict[str, float | None]]) -> dict[str, dict[str, Any]]:
+    """Per metric over repeats: mean, std (sample std, ddof 1; None for one repeat), n and the values."""
+    out: dict[str, dict[str, Any]] = {}
+    for key in rows[0]:
+        vals = [r[key] for r in rows if r.get(key) is not None]
+        if not vals:
+            out[key] = {"mean": None, "std": None, "n": 0, "values": []}
+            continue
+        arr = np.asarray(vals, dtype=np.float64)
+        std = float(arr.std(ddof=1)) if len(arr) > 1 else None
+        out[key] = {"mean": float(arr.mean()), "std": std, "n": len(vals), "values": [float(v) for v in vals]}
+    return out

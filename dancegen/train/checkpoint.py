@@ -1,0 +1,216 @@
+"""Training checkpoints: one folder per step, written atomically, loadable without pickle.
+
+Layout of ``<out>/checkpoints/step_NNNNNNN/``::
+
+    config.json            format, step, code version, train config, model / encoder / controller configs,
+                           skeleton source, data-set fingerprint, normaliser mode
+    model.safetensors      the denoiser's state_dict, plus ``controller.*`` (the genre controller's trainable state)
+    ema.safetensors        the EMA copy of the same
+    normalizer.safetensors shift / scale of the motion normaliser
+    optimizer.{json,safetensors}   AdamW state: structure in JSON, tensors in safetensors
+    aggregator.{json,safetensors}  the aggregator's state_dict, same split
+    rng.{json,safetensors}         torch generator states (uint8 tensors), numpy generator state, data position
+
+``<out>/latest`` names the newest folder (written with ``os.replace``). A folder is assembled under a temporary
+name and renamed into place, so a crash never leaves a half-written checkpoint behind a valid ``latest``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from ..errors import DancegenError
+
+FORMAT = "dancegen-train-checkpoint/1"
+CHECKPOINTS = "checkpoints"
+LATEST = "latest"
+
+
+# -- nested state <-> (JSON structure, flat tensors) ------------------------------------------------------------
+
+def split_tree(tree: Any, prefix: str = "", tensors: dict[str, Tensor] | None = None) -> tuple[Any, dict[str, Tensor]]:
+    """Replace every tensor in a nested dict/list/tuple by ``{"__tensor__": key}``; dicts with non-string keys and
+    tuples are tagged so :func:`join_tree` restores them exactly."""
+    tensors = {} if tensors is None else tensors
+    if isinstance(tree, Tensor):
+        key = prefix or "value"
+        tensors[key] = tree.detach().to("cpu").clone().contiguous()
+        return {"__tensor__": key}, tensors
+    if isinstance(tree, Mapping):
+        if all(isinstance(k, str) for k in tree):
+            return {k: split_tree(v, f"{prefix}.{k}" if prefix else k, tensors)[0] for k, v in tree.items()}, tensors
+        items = [[k, split_tree(v, f"{prefix}.{k}" if prefix else str(k), tensors)[0]] for k, v in tree.items()]
+        return {"__items__": items}, tensors
+    if isinstance(tree, (list, tuple)):
+        out = [split_tree(v, f"{prefix}.{i}" if prefix else str(i), tensors)[0] for i, v in enumerate(tree)]
+        return ({"__tuple__": out} if isinstance(tree, tuple) else out), tensors
+    if tree is None or isinstance(tree, (bool, int, float, str)):
+        return tree, tensors
+    raise DancegenError(f"cannot store a {type(tree).__name__} in a checkpoint (at {prefix or 'top level'})")
+
+
+def join_tree(tree: Any, tensors: Mapping[str, Tensor]) -> Any:
+    """Inverse of :func:`split_tree`."""
+    if isinstance(tree, dict):
+        if set(tree) == {"__tensor__"}:
+            return tensors[tree["__tensor__"]]
+        if set(tree) == {"__items__"}:
+            return {k: join_tree(v, tensors) for k, v in tree["__items__"]}
+        if set(tree) == {"__tuple__"}:
+            return tuple(join_tree(v, tensors) for v in tree["__tuple__"])
+        return {k: join_tree(v, tensors) for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [join_tree(v, tensors) for v in tree]
+    return tree
+
+
+# -- files ------------------------------------------------------------------------------------------------------
+
+def _save_tensors(path: Path, tensors: Mapping[str, Tensor], metadata: dict[str, str] | None = None) -> None:
+    from safetensors.torch import save_file
+
+    save_file({k: v.detach().to("cpu").clone().contiguous() for k, v in tensors.items()}, str(path),
+              metadata=metadata)
+
+
+def _load_tensors(path: Path) -> dict[str, Tensor]:
+    from safetensors.torch import load_file
+
+    if not path.is_file():
+        raise DancegenError(f"checkpoint file missing: {path}")
+    return load_file(str(path))
+
+
+def write_json(path: Path, data: Any) -> None:
+    """Write JSON atomically (temporary file in the same folder, then ``os.replace``)."""
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=1, sort_keys=False)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def _write_text(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+def save_checkpoint(run_dir: str | Path, step: int, config: dict[str, Any], flat: Mapping[str, Mapping[str, Tensor]],
+                    trees: Mapping[str, Any], keep: int = 2) -> Path:
+    """Write ``step_NNNNNNN/`` under ``run_dir/checkpoints`` atomically and point ``run_dir/latest`` at it.
+
+    ``flat`` parts (name → flat tensor dict) become ``name.safetensors``; ``trees`` parts (nested state) become
+    ``name.json`` + ``name.safetensors``. The ``keep`` newest checkpoints are kept, older ones deleted.
+    """
+    run = Path(run_dir)
+    root = run / CHECKPOINTS
+    root.mkdir(parents=True, exist_ok=True)
+    name = f"step_{step:07d}"
+    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}."))
+    try:
+        write_json(tmp / "config.json", {"format": FORMAT, "step": step, **config})
+        for part, tensors in flat.items():
+            _save_tensors(tmp / f"{part}.safetensors", tensors)
+        for part, tree in trees.items():
+            structure, tensors = split_tree(tree)
+            _save_tensors(tmp / f"{part}.safetensors", tensors)
+            write_json(tmp / f"{part}.json", structure)
+        final = root / name
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    _write_text(run / LATEST, f"{CHECKPOINTS}/{name}\n")
+    for old in sorted(p for p in root.glob("step_*") if p.is_dir())[:-keep]:
+        shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    """The folder ``run_dir/latest`` names (or ``run_dir`` itself when it is a checkpoint folder), else None."""
+    run = Path(run_dir)
+    if (run / "config.json").is_file() and (run / "model.safetensors").is_file():
+        return run
+    pointer = run / LATEST
+    if not pointer.is_file():
+        return None
+    folder = run / pointer.read_text().strip()
+    if not (folder / "config.json").is_file():
+        raise DancegenError(f"{pointer} points at {folder}, which is not a checkpoint folder")
+    return folder
+
+
+def read_config(folder: str | Path) -> dict[str, Any]:
+    """The ``config.json`` of a checkpoint folder (format checked)."""
+    path = Path(folder) / "config.json"
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DancegenError(f"cannot read checkpoint config {path}: {exc}") from None
+    if data.get("format") != FORMAT:
+        raise DancegenError(f"{path} is not a dancegen training checkpoint (format {data.get('format')!r})")
+    return data
+
+
+def load_flat(folder: str | Path, part: str) -> dict[str, Tensor]:
+    """A flat part (``model``, ``ema``, ``normalizer``) as a tensor dict."""
+    return _load_tensors(Path(folder) / f"{part}.safetensors")
+
+
+def load_tree(folder: str | Path, part: str) -> Any:
+    """A nested part (``optimizer``, ``aggregator``, ``rng``) as written."""
+    folder = Path(folder)
+    try:
+        structure = json.loads((folder / f"{part}.json").read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DancegenError(f"cannot read checkpoint part {folder / part}.json: {exc}") from None
+    return join_tree(structure, _load_tensors(folder / f"{part}.safetensors"))
+
+
+def dataset_fingerprint(root: str | Path) -> str:
+    """sha256 over the relative path, size and mtime of every data file (motion, music, labels, splits)."""
+    root = Path(root)
+    h = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        rel = path.relative_to(root)
+        if not path.is_file() or any(part.startswith(".") for part in rel.parts):  # skip the feature cache
+            continue
+        st = path.stat()
+        h.update(f"{rel.as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return h.hexdigest()
+
+
+def rng_states(generators: Mapping[str, torch.Generator]) -> dict[str, Tensor]:
+    """uint8 state tensors of named torch generators, plus torch's global CPU (and CUDA) RNG (dropout)."""
+    out = {name: g.get_state() for name, g in generators.items()}
+    out["torch_global"] = torch.get_rng_state()
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        for i, state in enumerate(torch.cuda.get_rng_state_all()):
+            out[f"torch_cuda_{i}"] = state
+    return out
+
+
+def restore_rng_states(states: Mapping[str, Tensor], generators: Mapping[str, torch.Generator]) -> None:
+    """Inverse of :func:`rng_states`."""
+    for name, g in generators.items():
+        if name not in states:
+            raise DancegenError(f"checkpoint has no state for the {name!r} random generator")
+        g.set_state(states[name].to(torch.uint8))
+    torch.set_rng_state(states["torch_global"].to(torch.uint8))
+    cuda = [states[k] for k in sorted(states) if k.startswith("torch_cuda_")]
+    if cuda and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all([s.to(torch.uint8) for s in cuda[: torch.cuda.device_count()]])

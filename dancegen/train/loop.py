@@ -1,0 +1,238 @@
+"""The GCDance training loop: one forward pass → task losses [L_S, L_J, L_V, L_F, L_C] → ``mtlkit.backward`` with the
+chosen aggregator (its weights really train the model) → gradient clipping → AdamW → EMA.
+
+Randomness comes from explicit ``torch.Generator`` s (data order, diffusion timesteps and noise, CFG music dropout,
+training-text choice, randomised aggregators) plus torch's global RNG for dropout layers; all are stored in
+checkpoints, so a resumed CPU run is bit-identical to an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import DancegenError
+from .config import TrainConfig
+from .distributed import DistInfo, barrier, broadcast_module, init_distributed, shard, shutdown
+from .monitor import Monitor
+from .state import RunState, build_run, restore, save
+
+
+def resolve_device(name: str) -> str:
+    """``auto`` → ``cuda`` when available, else ``cpu``; a CUDA device that is not there is an error."""
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise DancegenError(f"device {name!r} requested but CUDA is not available; use --device cpu")
+    return name
+
+
+def lr_at(cfg: TrainConfig, step: int) -> float:
+    """Learning rate for (0-based) ``step``: linear warm-up, then constant or cosine decay to ``min_lr_ratio``."""
+    if step < cfg.warmup:
+        return cfg.lr * (step + 1) / cfg.warmup
+    if cfg.lr_schedule == "constant":
+        return cfg.lr
+    progress = (step - cfg.warmup) / max(cfg.steps - cfg.warmup, 1)
+    ratio = cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0)))
+    return cfg.lr * ratio
+
+
+class Trainer:
+    """Builds (or resumes) a run from a :class:`TrainConfig` and trains it with :meth:`fit`."""
+
+    def __init__(self, config: TrainConfig, resume: bool = False) -> None:
+        self.cfg = config.validate()
+        self.device = resolve_device(self.cfg.device)
+        self.dist: DistInfo = init_distributed(self.device)
+        if self.dist.enabled and self.device.startswith("cuda"):
+            self.device = f"cuda:{self.dist.local_rank}"
+        self.out = Path(self.cfg.out).expanduser()
+        try:
+            self.run: RunState = build_run(self.cfg, self.device, self.dist, resume)
+        except BaseException:
+            shutdown(self.dist)
+            raise
+        r = self.run
+        broadcast_module(r.model, self.dist)
+        broadcast_module(r.controller, self.dist)
+        if r.checkpoint is not None:
+            restore(r, r.checkpoint)
+        elif self.dist.enabled:
+            r.ema.load_state_dict(r.model.state_dict())
+        self._autocast = self._autocast_context()
+
+    # -- one step ------------------------------------------------------------------------------------------------
+
+    def _autocast_context(self) -> Any:
+        if self.cfg.precision == "fp32" or not self.device.startswith("cuda"):
+            return nullcontext
+        dtype = torch.bfloat16 if self.cfg.precision == "bf16" else torch.float16
+        return lambda: torch.autocast("cuda", dtype=dtype)
+
+    def _draw(self) -> dict[str, Any]:
+        """The global batch and its random draws (identical on every rank), then this rank's slice."""
+        r, cfg = self.run, self.cfg
+        B = cfg.batch_size
+        idx = r.sampler.next(B)
+        g = r.generators["diffusion"]
+        t = r.scheduler.sample_timesteps(B, generator=g)
+        noise = torch.randn((B, r.window, 319), generator=g)
+        drop = torch.rand(B, generator=g) < r.model.config.cond_drop_prob
+        labels = torch.tensor([r.dataset.sequences[r.dataset.index[i].sequence].genre for i in idx.tolist()])
+        texts = r.genre.draw_texts(labels, r.generators["text"])
+        sl = shard(B, self.dist)
+        items = [r.dataset[i] for i in idx[sl].tolist()]
+        return {
+            "motion": torch.stack([it["motion"] for it in items]),
+            "music": torch.stack([it["music"] for it in items]),
+            "genre": torch.tensor([it["genre"] for it in items], dtype=torch.long),
+            "hands": torch.tensor([bool(it["hands_present"]) for it in items]),
+            "t": t[sl], "noise": noise[sl], "drop": drop[sl], "texts": None if texts is None else texts[sl],
+        }
+
+    def train_step(self) -> dict[str, Any]:
+        """One optimisation step; returns the mtlkit result and the numbers that are logged."""
+        import mtlkit
+
+        from ..losses import task_losses
+
+        r, cfg, dev = self.run, self.cfg, self.device
+        tic = time.perf_counter()
+        batch = {k: v.to(dev) if isinstance(v, Tensor) else v for k, v in self._draw().items()}
+        genre_emb, logits = r.genre.condition(batch["genre"], batch["texts"], dev)
+        with torch.no_grad():
+            x0 = r.normalizer.normalize(batch["motion"])
+        x_t = r.scheduler.add_noise(x0, batch["noise"], batch["t"])
+        with self._autocast():
+            x0_pred = r.model(x_t, batch["t"], batch["music"], genre_emb, batch["drop"])
+        x0_pred = x0_pred.float()
+        losses, names = task_losses(x0_pred, x0, r.skeleton, None if logits is None else logits.float(),
+                                    batch["genre"], cfg.tasks, batch["hands"], r.normalizer)
+        if not bool(torch.isfinite(losses).all()):
+            raise DancegenError(f"non-finite training loss at step {r.step + 1}: "
+                                f"{dict(zip(names, losses.tolist()))}; lower --lr or check the data")
+        for p in r.params:
+            p.grad = None
+        agg_tasks = cfg.aggregated_tasks
+        agg_losses = losses if agg_tasks == names else losses[[names.index(t) for t in agg_tasks]]
+        kwargs: dict[str, Any] = {}
+        if cfg.shared == "representation":
+            reps = [x0_pred] + ([logits] if logits is not None and logits.requires_grad else [])
+            kwargs = {"representation": reps}
+        try:
+            result = mtlkit.backward(agg_losses, r.shared_params, r.aggregator, backend=r.backend, **kwargs)
+        except ValueError as exc:  # e.g. non-finite gradients: the run diverged
+            raise DancegenError(f"step {r.step + 1}: {exc}; lower --lr or --grad-clip") from None
+        loss_values = dict(zip(agg_tasks, result.losses.tolist()))
+        if r.task_params:  # shared="trunk": L_C trains the classifier head by its own gradient (synced)
+            c = names.index("C")
+            head = mtlkit.backward(losses[c : c + 1], r.task_params, r.head_aggregator, backend="jacobian")
+            loss_values["C"] = float(head.losses[0])
+        grad_norm = _clip(r.params, cfg.grad_clip)
+        lr = lr_at(cfg, r.step)
+        for group in r.optimizer.param_groups:
+            group["lr"] = lr
+        r.optimizer.step()
+        _ema_update(r.ema, r.model, 0.0 if r.step < cfg.ema_start else cfg.ema_decay)
+        r.step += 1
+        if dev.startswith("cuda"):
+            torch.cuda.synchronize()
+        return {"result": result, "losses": [loss_values[t] for t in names], "lr": lr, "grad_norm": grad_norm,
+                "step_time": time.perf_counter() - tic}
+
+    # -- the loop ------------------------------------------------------------------------------------------------
+
+    def fit(self) -> Path | None:
+        """Train until ``cfg.steps``; checkpoints every ``checkpoint_every`` steps and at the end. Returns the last
+        checkpoint folder (rank 0) or None."""
+        r, cfg, info = self.run, self.cfg, self.dist
+        last: Path | None = None
+        r.model.train()
+        r.controller.train()
+        try:
+            with Monitor(self.out, cfg.steps, r.step, list(cfg.tasks), enabled=info.is_main, progress=cfg.progress,
+                         tensorboard=cfg.tensorboard) as mon:
+                if r.step >= cfg.steps:
+                    mon.message(f"already trained for {r.step} ≥ {cfg.steps} steps; nothing to do")
+                for _ in range(r.step, cfg.steps):
+                    out = self.train_step()
+                    log = _record(r.step, out, cfg.tasks, cfg.aggregated_tasks)
+                    weights = None if log["weights"] is None else [log["weights"].get(t) for t in cfg.tasks]
+                    logged = r.step % cfg.log_every == 0 or r.step == cfg.steps
+                    mon.step(r.step, out["losses"], weights, log if logged else None)
+                    if r.step % cfg.checkpoint_every == 0 or r.step == cfg.steps:
+                        if info.is_main:
+                            last = save(r, self.out)
+                        barrier(info)
+                if cfg.debug_replica_hash:
+                    write_replica_hash(self.out, r.model, info)
+        finally:
+            shutdown(info)
+        return last
+
+
+def _record(step: int, out: dict[str, Any], tasks: list[str], agg_tasks: list[str]) -> dict[str, Any]:
+    """One metrics.jsonl record; tasks outside the aggregation (L_C with shared="trunk") get weight 1."""
+    d = out["result"].as_dict()
+    weights = None
+    if d.get("weights") is not None:
+        weights = dict.fromkeys(tasks, 1.0) | dict(zip(agg_tasks, d["weights"]))
+    skip = {"backend", "space", "losses", "weights", "gradient_norms", "cosine", "update_norm"}
+    return {"step": step, "lr": out["lr"], "step_time": out["step_time"], "losses": dict(zip(tasks, out["losses"])),
+            "weights": weights, "gradient_norms": dict(zip(agg_tasks, d["gradient_norms"])),
+            "cosine": d["cosine"], "cosine_tasks": agg_tasks, "space": d["space"], "backend": d["backend"],
+            "grad_norm": out["grad_norm"], "update_norm": d["update_norm"],
+            "diagnostics": {k: v for k, v in d.items() if k not in skip}}
+
+
+def _clip(params: list[Tensor], max_norm: float) -> float:
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return 0.0
+    if max_norm > 0:
+        return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
+    return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+
+
+@torch.no_grad()
+def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    """ema ← decay·ema + (1 − decay)·model (parameters); buffers copied."""
+    e_params = list(ema.parameters())
+    m_params = [p.detach() for p in model.parameters()]
+    if decay == 0.0:
+        torch._foreach_copy_(e_params, m_params)
+    else:
+        torch._foreach_lerp_(e_params, m_params, 1.0 - decay)
+    for eb, mb in zip(ema.buffers(), model.buffers()):
+        eb.copy_(mb)
+
+
+def write_replica_hash(out: Path, model: nn.Module, info: DistInfo) -> None:
+    """Test/debug aid: every rank writes ``replica_hash_rank<R>.txt`` (sha256 of its parameters)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name, p in sorted(model.state_dict().items()):
+        h.update(name.encode())
+        h.update(p.detach().to("cpu").contiguous().numpy().tobytes())
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"replica_hash_rank{info.rank}.txt").write_text(h.hexdigest() + "\n")
+
+
+def accepts(fn: Any, name: str) -> bool:
+    """Whether callable ``fn`` takes a keyword ``name``."""
+    try:
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+__all__ = ["Trainer", "accepts", "lr_at", "resolve_device"]

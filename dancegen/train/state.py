@@ -1,0 +1,326 @@
+"""Everything a run holds (data, encoder, controller, model, EMA, optimiser, aggregator, generators) and how it is
+built, checkpointed and restored."""
+
+from __future__ import annotations
+
+import copy
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import DancegenError, DataError
+from .checkpoint import (
+    dataset_fingerprint,
+    latest_checkpoint,
+    load_flat,
+    load_tree,
+    read_config,
+    restore_rng_states,
+    rng_states,
+    save_checkpoint,
+)
+from .config import TrainConfig
+from .distributed import DistInfo, barrier
+from .genre_inputs import GenreInputs
+
+GENERATORS = ("data", "diffusion", "text", "aggregator")
+
+
+class EpochSampler:
+    """Shuffled passes over ``n`` windows from a torch generator; batches may span two epochs."""
+
+    def __init__(self, n: int, generator: torch.Generator) -> None:
+        self.n, self.generator = n, generator
+        self.perm = torch.randperm(n, generator=generator)
+        self.pos, self.epoch = 0, 0
+
+    def next(self, batch: int) -> Tensor:
+        parts, need = [], batch
+        while need:
+            if self.pos == self.n:
+                self.perm = torch.randperm(self.n, generator=self.generator)
+                self.pos, self.epoch = 0, self.epoch + 1
+            take = min(need, self.n - self.pos)
+            parts.append(self.perm[self.pos : self.pos + take])
+            self.pos, need = self.pos + take, need - take
+        return torch.cat(parts)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"perm": self.perm, "pos": self.pos, "epoch": self.epoch}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        if int(state["perm"].numel()) != self.n:
+            raise DancegenError(f"the checkpoint's data order covers {state['perm'].numel()} windows, the data set "
+                                f"now has {self.n}: the data changed since the checkpoint")
+        self.perm, self.pos, self.epoch = state["perm"].long(), int(state["pos"]), int(state["epoch"])
+
+
+@dataclass
+class RunState:
+    cfg: TrainConfig
+    encoder: Any
+    genre: GenreInputs
+    controller: nn.Module
+    skeleton: Any
+    dataset: Any
+    fingerprint: str
+    normalizer: Any
+    model: nn.Module
+    ema: nn.Module
+    params: list[Tensor]
+    shared_params: list[Tensor]
+    task_params: list[Tensor]
+    optimizer: torch.optim.Optimizer
+    aggregator: Any
+    backend: str
+    head_aggregator: Any
+    scheduler: Any
+    generators: dict[str, torch.Generator]
+    sampler: EpochSampler
+    window: int
+    step: int = 0
+    checkpoint: Path | None = None
+
+
+def check_out_dir(out: Path, resume: bool) -> Path | None:
+    """The checkpoint to resume (``--resume``), or None for a fresh run into an empty/new directory."""
+    if resume:
+        ckpt = latest_checkpoint(out)
+        if ckpt is None:
+            raise DancegenError(f"nothing to resume in {out}: no 'latest' checkpoint pointer (start without --resume)")
+        return ckpt
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise DancegenError(f"output directory {out} is not empty; pass --resume to continue it or choose "
+                            f"another --out")
+    return None
+
+
+def load_skeleton(spec: str) -> Any:
+    from ..motion import Skeleton
+
+    if spec == "default":
+        return Skeleton.default()
+    path = Path(spec).expanduser()
+    if path.is_dir():
+        return Skeleton.from_smplx(path)
+    if path.is_file():
+        return Skeleton.from_joints_file(path)
+    raise DancegenError(f"skeleton {spec!r}: not 'default', an SMPL-X model folder or a (55, 3) joints file")
+
+
+def build_encoder(cfg: TrainConfig) -> Any:
+    from ..features import build_music_encoder
+
+    opts = dict(cfg.encoder_options)
+    if cfg.allow_random_weights:
+        opts["allow_random_weights"] = True
+    try:
+        return build_music_encoder(cfg.music_encoders, **opts)
+    except TypeError as exc:
+        raise DancegenError(f"music encoders {cfg.music_encoders!r}: {exc}") from None
+
+
+def build_aggregator(cfg: TrainConfig, generator: torch.Generator) -> tuple[Any, str]:
+    """The registered aggregator with its options (a private generator for randomised ones) and the backend."""
+    import mtlkit
+
+    infos = {i.name: i for i in mtlkit.list_aggregators()}
+    if cfg.aggregator not in infos:
+        mtlkit.get_aggregator(cfg.aggregator)  # raises the registry's close-match error
+    info = infos[cfg.aggregator]
+    opts = cfg.aggregator_kwargs()
+    from .loop import accepts
+
+    if info.properties.randomised and accepts(info.cls.__init__, "generator") and not {"generator", "seed"} & set(opts):
+        opts["generator"] = generator
+    try:
+        agg = mtlkit.get_aggregator(cfg.aggregator, **opts)
+    except (TypeError, ValueError) as exc:
+        raise DancegenError(f"aggregator {cfg.aggregator!r} with options {cfg.aggregator_options}: {exc}") from None
+    backend = "representation" if cfg.shared == "representation" else cfg.backend
+    if backend in ("gramian", "representation") and not info.properties.gramian_based:
+        raise DancegenError(f"aggregator {cfg.aggregator!r} needs the full Jacobian: use --backend jacobian or auto "
+                            f"(and --shared all or trunk)")
+    return agg, backend
+
+
+def preflight(cfg: TrainConfig) -> None:
+    """Fail fast on unknown aggregator, music-encoder and genre-controller names (before any data is read)."""
+    import mtlkit
+
+    from ..features import parse_encoder_spec
+    from ..plugins import GENRE_CONTROLLERS, MUSIC_ENCODERS
+
+    if cfg.aggregator not in {i.name for i in mtlkit.list_aggregators()}:
+        mtlkit.get_aggregator(cfg.aggregator)  # raises the registry's close-match error
+    for name in parse_encoder_spec(cfg.music_encoders):
+        MUSIC_ENCODERS.get(name)
+    GENRE_CONTROLLERS.get(cfg.genre_controller)
+
+
+def _check_resume(ckpt: dict[str, Any], cfg: TrainConfig, encoder: Any, genre: GenreInputs) -> None:
+    saved = ckpt["music_encoder"]
+    if saved["dim"] != encoder.dim or saved["config_hash"] != encoder.config_hash():
+        raise DancegenError(
+            f"music encoders {cfg.music_encoders!r} give {encoder.dim}-D features (config {encoder.config_hash()}) but "
+            f"the checkpoint was trained on {saved['dim']}-D {saved['spec']!r} (config {saved['config_hash']}); "
+            f"resume with --music-encoders {saved['spec']} and the same encoder options")
+    ctrl = ckpt["genre_controller"]
+    if ctrl["name"] != cfg.genre_controller or ctrl["embedding_dim"] != genre.embedding_dim:
+        raise DancegenError(f"genre controller {cfg.genre_controller!r} ({genre.embedding_dim}-D) differs from the "
+                            f"checkpoint's {ctrl['name']!r} ({ctrl['embedding_dim']}-D)")
+    train = ckpt["train"]
+    for key in ("aggregator", "tasks", "shared", "preset", "model", "batch_size"):
+        if train[key] != getattr(cfg, key):
+            raise DancegenError(f"{key} cannot change on --resume: the checkpoint has {train[key]!r}, "
+                                f"this run asks for {getattr(cfg, key)!r}")
+
+
+def _fit_normalizer(dataset: Any, mode: str) -> Any:
+    """Fit the motion normaliser on the training windows (root re-centred), streaming over them."""
+    from ..model import MotionNormalizer
+
+    n = len(dataset)
+    if mode == "minmax":  # min/max per channel is all a min-max fit uses
+        lo = hi = None
+        for i in range(n):
+            m = dataset[i]["motion"]
+            lo = m.min(0).values if lo is None else torch.minimum(lo, m.min(0).values)
+            hi = m.max(0).values if hi is None else torch.maximum(hi, m.max(0).values)
+        return MotionNormalizer.fit(torch.stack((lo, hi)), mode)
+    step = max(1, n // 4096)  # a deterministic subsample of at most ~4096 windows
+    return MotionNormalizer.fit(torch.stack([dataset[i]["motion"] for i in range(0, n, step)]), mode)
+
+
+def build_run(cfg: TrainConfig, device: str, dist: DistInfo, resume: bool) -> RunState:
+    """Build every component of a run; with ``resume`` the checkpoint's configuration is checked against it."""
+    import mtlkit
+
+    from ..data import FeatureCache, WindowDataset, default_cache_root, load_finedance
+    from ..diffusion import DiffusionScheduler
+    from ..model import GCDanceDenoiser, ModelConfig
+
+    preflight(cfg)
+    out = Path(cfg.out).expanduser()
+    data_dir = Path(cfg.data).expanduser()
+    if not data_dir.is_dir():
+        raise DataError(f"data directory not found: {data_dir}")
+    if not any(data_dir.iterdir()):
+        raise DataError(f"data directory {data_dir} is empty (expected motion/, music_wav/ and labels)")
+    ckpt_dir = check_out_dir(out, resume)  # every rank checks, so all fail alike before any collective call
+    encoder = build_encoder(cfg)
+    genre = GenreInputs.build(cfg, device)
+    skeleton = load_skeleton(cfg.skeleton)
+    ckpt = read_config(ckpt_dir) if ckpt_dir is not None else None
+    if ckpt is not None:
+        _check_resume(ckpt, cfg, encoder, genre)
+    sequences = load_finedance(data_dir, cfg.split, cfg.protocol, skeleton)
+    cache = FeatureCache(cfg.cache_dir or default_cache_root(data_dir), encoder)
+    if dist.is_main:  # rank 0 fills the feature cache, the others then read it
+        dataset = WindowDataset(sequences, cache, "train", progress=cfg.progress)
+    barrier(dist)
+    if not dist.is_main:
+        dataset = WindowDataset(sequences, cache, "train")
+    fingerprint = dataset_fingerprint(data_dir)
+    if ckpt is not None and ckpt["data"]["fingerprint"] != fingerprint and dist.is_main:
+        print(f"warning: the data in {data_dir} changed since the checkpoint (fingerprint differs)", file=sys.stderr)
+
+    torch.manual_seed(cfg.seed)  # parameter initialisation: identical on every rank
+    mcfg = ModelConfig.preset(cfg.preset, **{**cfg.model, "music_dim": encoder.dim,
+                                             "genre_dim": genre.embedding_dim})
+    if mcfg.seq_len < dataset.window:
+        raise DancegenError(f"model seq_len {mcfg.seq_len} is shorter than the {dataset.window}-frame windows")
+    model = GCDanceDenoiser(mcfg).to(device)
+    ema = copy.deepcopy(model).requires_grad_(False).eval()
+    controller = genre.controller.to(device)
+    torch.manual_seed(cfg.seed + 1 + dist.rank)  # dropout: torch's global RNG, per rank
+
+    shared, task = genre.split_params(model, cfg)
+    params = shared + task
+    optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    generators = {name: torch.Generator().manual_seed(cfg.seed * 1000 + k) for k, name in enumerate(GENERATORS)}
+    aggregator, backend = build_aggregator(cfg, generators["aggregator"])
+    normalizer = (_fit_normalizer(dataset, cfg.normalizer) if ckpt is None
+                  else _normalizer_from(load_flat(ckpt_dir, "normalizer"), cfg.normalizer)).to(device)
+    return RunState(cfg=cfg, encoder=encoder, genre=genre, controller=controller, skeleton=skeleton.to(device),
+                    dataset=dataset, fingerprint=fingerprint, normalizer=normalizer, model=model, ema=ema,
+                    params=params, shared_params=shared, task_params=task, optimizer=optimizer, aggregator=aggregator,
+                    backend=backend, head_aggregator=mtlkit.get_aggregator("linear"),
+                    scheduler=DiffusionScheduler(), generators=generators,
+                    sampler=EpochSampler(len(dataset), generators["data"]), window=dataset.window,
+                    checkpoint=ckpt_dir)
+
+
+def _normalizer_from(tensors: dict[str, Tensor], mode: str) -> Any:
+    from ..model import MotionNormalizer
+
+    norm = MotionNormalizer(tensors["shift"].shape[0], mode)
+    norm.shift.copy_(tensors["shift"])
+    norm.scale.copy_(tensors["scale"])
+    return norm
+
+
+def _split_prefix(tensors: dict[str, Tensor], prefix: str) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    mine = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+    rest = {k: v for k, v in tensors.items() if not k.startswith(prefix)}
+    return rest, mine
+
+
+def save(r: RunState, out: Path) -> Path:
+    """Write a checkpoint of the current step (rank 0)."""
+    import mtlkit
+
+    from .. import __version__
+
+    cfg = r.cfg
+    controller_state = {f"controller.{k}": v for k, v in r.controller.state_dict().items()}
+    config = {
+        "code_version": {"dancegen": __version__, "mtlkit": mtlkit.__version__, "torch": torch.__version__},
+        "train": cfg.to_dict(),
+        "model": r.model.config.to_dict(),
+        "music_encoder": {"spec": cfg.music_encoders, "dim": r.encoder.dim, "config": r.encoder.config(),
+                          "config_hash": r.encoder.config_hash(),
+                          "allow_random_weights": cfg.allow_random_weights},
+        "genre_controller": r.genre.describe(),
+        "skeleton": {"source": r.skeleton.source, "rest_joints": r.skeleton.rest_joints.cpu().tolist()},
+        "normalizer": {"mode": cfg.normalizer},
+        "data": {"dir": str(Path(cfg.data).expanduser().resolve()), "split": cfg.split, "protocol": cfg.protocol,
+                 "fingerprint": r.fingerprint, "windows": r.dataset.stats},
+        "aggregator": {"name": cfg.aggregator, "options": {k: v for k, v in cfg.aggregator_kwargs().items()
+                                                           if k != "generator"}, "backend": r.backend},
+        "tasks": list(cfg.tasks),
+    }
+    flat = {
+        "model": {**r.model.state_dict(), **controller_state},
+        "ema": {**r.ema.state_dict(), **controller_state},
+        "normalizer": {"shift": r.normalizer.shift, "scale": r.normalizer.scale},
+    }
+    trees = {
+        "optimizer": r.optimizer.state_dict(),
+        "aggregator": r.aggregator.state_dict(),
+        "rng": {"generators": rng_states(r.generators), "sampler": r.sampler.state_dict()},
+    }
+    return save_checkpoint(out, r.step, config, flat, trees, keep=cfg.keep_checkpoints)
+
+
+def restore(r: RunState, folder: Path) -> None:
+    """Load a checkpoint's weights, optimiser, aggregator and RNG states into ``r``."""
+    ckpt = read_config(folder)
+    model_state, ctrl = _split_prefix(load_flat(folder, "model"), "controller.")
+    ema_state, _ = _split_prefix(load_flat(folder, "ema"), "controller.")
+    r.model.load_state_dict(model_state)
+    r.ema.load_state_dict(ema_state)
+    r.controller.load_state_dict(ctrl)
+    r.optimizer.load_state_dict(load_tree(folder, "optimizer"))
+    try:
+        r.aggregator.load_state_dict(load_tree(folder, "aggregator"))
+    except ValueError as exc:
+        raise DancegenError(f"cannot restore the aggregator state from {folder}: {exc}") from None
+    rng = load_tree(folder, "rng")
+    restore_rng_states(rng["generators"], r.generators)
+    r.sampler.load_state_dict(rng["sampler"])
+    r.step = int(ckpt["step"])

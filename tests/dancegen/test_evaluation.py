@@ -1,0 +1,186 @@
+"""Evaluation protocols on a tiny procedural data set: slicing, --motions with ground-truth motions, report fields,
+CLI errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dancegen.data import load_finedance
+from dancegen.errors import DancegenError, DataError
+from dancegen.evaluation import GCDANCE, LODGE, cut_clips, evaluate, get_protocol
+from dancegen.evaluation.protocols import saved_beats
+from dancegen.export import write_edge_pkl, write_npz
+from dancegen.motion import ROOT, Skeleton
+
+GENRES = ["Breaking", "Jazz", "Dai"]
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from dancegen.data.synth import build
+
+    root = tmp_path_factory.mktemp("eval") / "tiny"
+    build(root, songs_per_genre=1, seconds=8, genres=GENRES)
+    return root
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "dancegen", *args], capture_output=True, text=True, timeout=120)
+
+
+def test_gcdance_slicing(data: Path) -> None:
+    test = load_finedance(data, split="test")
+    clips = cut_clips(test, GCDANCE)
+    # 8 s = 240 frames: slices start at 0, 60, 120 (4 s long, 2-s stride)
+    assert len(clips) == 3 * len(test)
+    assert [c.start for c in clips[:3]] == [0, 60, 120]
+    assert [c.key for c in clips[:3]] == [f"{test[0].id}_slice{k}" for k in range(3)]
+    for c in clips:
+        assert c.motion.shape == (120, 319)
+        np.testing.assert_allclose(c.motion[0, ROOT], 0.0, atol=1e-6)  # re-centred like training windows
+    seq = test[0].motion
+    np.testing.assert_allclose(clips[1].motion[:, 7:], seq[60:180, 7:])  # rotations untouched
+
+
+def test_lodge_whole_songs(data: Path) -> None:
+    seqs = load_finedance(data, split="all")
+    clips = cut_clips(seqs, LODGE)
+    assert len(clips) == len(seqs)
+    assert all(c.frames == min(s.num_frames, 1024) and not c.sliced for c, s in zip(clips, seqs))
+    assert clips[0].key == seqs[0].id
+
+
+def test_saved_beats_to_clip_frames() -> None:
+    clip = cut_clips([], GCDANCE)  # empty input gives no clips
+    assert clip == []
+    from dancegen.evaluation.protocols import Clip
+
+    c = Clip("001", "Jazz", 60, 120, np.zeros((120, 319), np.float32), 1)
+    frames = saved_beats(np.array([1.0, 2.0, 2.5, 5.9, 6.0]), c)  # seconds
+    assert frames.tolist() == [0, 15, 117]  # 60, 75, 177 minus start 60; 180 is past the clip
+
+
+def test_unknown_protocol() -> None:
+    with pytest.raises(DancegenError, match="unknown evaluation protocol"):
+        get_protocol("nope")
+
+
+def _export_slices(data: Path, out: Path) -> None:
+    """Write every GT test slice as NNN_sliceK.npz (our export format)."""
+    out.mkdir()
+    for c in cut_clips(load_finedance(data, split="test"), GCDANCE):
+        write_npz(out / f"{c.key}.npz", c.motion, genre=c.genre)
+
+
+def test_motions_gt_slices_fid_zero(data: Path, tmp_path: Path) -> None:
+    _export_slices(data, tmp_path / "m")
+    report = evaluate(data, "gcdance", motions=tmp_path / "m", cache_dir=tmp_path / "cache")
+    gen = report["generated"]["metrics"]
+    assert abs(gen["fid_k_body"]["mean"]) < 1e-3
+    assert abs(gen["fid_k_hand"]["mean"]) < 1e-3
+    assert report["protocol"]["name"] == "gcdance"
+    assert report["skeleton"] == {"source": Skeleton.default().source, "kind": "approximate"}
+    assert report["gt_set"]["split"] == "test"
+    assert report["gt_set"]["clips"] == 9
+    assert report["beats_source"].startswith("saved")
+    assert report["generated"]["clips"] == 9
+    assert report["generated"]["source"]["kind"] == "motions"
+    # the GT row: the same songs are train and test here, so its FIDs vanish too, and it says so
+    gt = report["gt_row"]
+    assert abs(gt["metrics"]["fid_k_body"]) < 1e-3
+    assert any("same songs" in n for n in gt["notes"])
+    # scoring the GT as "generated" must reproduce the GT row's clip-level metrics
+    for key in ("bas", "pfc", "pbc", "fsr", "div_k_body", "genre_acc"):
+        assert gen[key]["mean"] == pytest.approx(gt["metrics"][key], rel=1e-6, abs=1e-9), key
+    assert 0.0 < gt["metrics"]["bas"] <= 1.0
+    clf = report["genre_classifier"]
+    assert set(clf["classes"]) == set(GENRES)
+    assert clf["held_out_accuracy"] is not None
+    assert (tmp_path / "cache" / "genre_classifier").is_dir()
+
+
+def test_motions_whole_songs_and_edge_pkl(data: Path, tmp_path: Path) -> None:
+    (tmp_path / "npz").mkdir()
+    (tmp_path / "pkl").mkdir()
+    for s in load_finedance(data, split="test"):
+        write_npz(tmp_path / "npz" / f"{s.id}.npz", s.motion)
+        write_edge_pkl(tmp_path / "pkl" / f"test_{s.id}.pkl", s.motion)
+    whole = evaluate(data, "gcdance", motions=tmp_path / "npz", cache_dir=tmp_path / "c")
+    assert whole["generated"]["clips"] == 9
+    assert abs(whole["generated"]["metrics"]["fid_k_body"]["mean"]) < 1e-3
+    lodge = evaluate(data, "lodge", motions=tmp_path / "pkl", cache_dir=tmp_path / "c")
+    m = lodge["generated"]["metrics"]
+    assert lodge["protocol"]["name"] == "lodge"
+    assert lodge["gt_set"]["split"] == "all"
+    assert abs(m["fid_k"]["mean"]) < 1e-3
+    assert abs(m["fid_g"]["mean"]) < 1e-3
+    assert lodge["genre_classifier"] is None
+
+
+def test_motions_unmatched_file(data: Path, tmp_path: Path) -> None:
+    _export_slices(data, tmp_path / "m")
+    shutil.copy(next((tmp_path / "m").glob("*.npz")), tmp_path / "m" / "song_x.npz")
+    with pytest.raises(DataError, match=r"match no gcdance test clip.*song_x\.npz"):
+        evaluate(data, "gcdance", motions=tmp_path / "m", cache_dir=tmp_path / "c")
+    (tmp_path / "m" / "song_x.npz").unlink()
+    with pytest.raises(DataError, match="match no lodge test clip"):  # lodge takes whole songs, not slices
+        evaluate(data, "lodge", motions=tmp_path / "m", cache_dir=tmp_path / "c")
+
+
+def test_cli_motions_json(data: Path, tmp_path: Path) -> None:
+    _export_slices(data, tmp_path / "m")
+    out = tmp_path / "report.json"
+    proc = _cli("evaluate", "--motions", str(tmp_path / "m"), "--data", str(data), "--json", "--out", str(out),
+                "--cache-dir", str(tmp_path / "c"))
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout)
+    assert report == json.loads(out.read_text())
+    assert report["protocol"]["name"] == "gcdance"
+    assert "gt_row" in report
+    from rich.console import Console
+
+    from dancegen.evaluation import print_report
+
+    console = Console(record=True, width=200)
+    print_report(report, console)
+    text = console.export_text()
+    assert "FID_k body" in text
+    assert "skeleton: approximate" in text
+    assert "│ GT " in text
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--data", "/nonexistent/data", "--motions", "."], "--data directory not found"),
+        (["--protocol", "nope"], "unknown evaluation protocol"),
+        (["--checkpoint", "/nonexistent/ckpt"], "--checkpoint directory not found"),
+        (["--motions", "EMPTY"], "no motion files"),
+        (["--motions", "UNMATCHED"], "match no gcdance test clip"),
+        (["--motions", "UNMATCHED", "--data", "NOTEST"], "test split"),
+    ],
+)
+def test_cli_errors(data: Path, tmp_path: Path, args: list[str], message: str) -> None:
+    (tmp_path / "EMPTY").mkdir()
+    (tmp_path / "UNMATCHED").mkdir()
+    np.savez(tmp_path / "UNMATCHED" / "999_slice0.npz", motion_319=np.zeros((120, 319), np.float32))
+    notest = tmp_path / "NOTEST"
+    shutil.copytree(data, notest, ignore=shutil.ignore_patterns(".dancegen_*"))
+    ids = json.loads((notest / "splits.json").read_text())["train"]
+    (notest / "splits.json").write_text(json.dumps({"train": ids, "test": []}))
+    subs = {"EMPTY": str(tmp_path / "EMPTY"), "UNMATCHED": str(tmp_path / "UNMATCHED"), "NOTEST": str(notest)}
+    full = ["evaluate", *([] if "--data" in args else ["--data", str(data)]), *[subs.get(a, a) for a in args]]
+    proc = _cli(*full)
+    assert proc.returncode == 2, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error:"), proc.stderr
+    assert message in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr

@@ -241,6 +241,17 @@ def _jacobian_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads: list[
     return _finish("jacobian", "parameters", L_d, G, w, agg, float(update.norm()))
 
 
+def _apply_synced(L: Tensor, w: Tensor, shared: list[Tensor], heads: list[Tensor], grads: list[Tensor | None],
+                  task_weighting: str, retain_graph: bool, sync: Sync) -> None:
+    """Average the shared gradients over ranks and accumulate them; then the task heads' own gradients."""
+    sync.mean_all_(grads)
+    _accumulate(shared, grads)
+    if heads:
+        head_grads = _task_grads(L, heads, w if task_weighting == "weighted" else None, retain_graph)
+        sync.mean_all_(head_grads)
+        _accumulate(heads, head_grads)
+
+
 def _blocks(params: list[Tensor], K: int, block_numel: int) -> list[list[Tensor]]:
     blocks: list[list[Tensor]] = [[]]
     size = 0
@@ -266,12 +277,7 @@ def _gramian_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads: list[T
     w = _weights(agg, G, L_d)
     weighted = (w.to(L.dtype) * L).sum()
     grads = list(torch.autograd.grad(weighted, shared, retain_graph=retain_graph or bool(heads), allow_unused=True))
-    sync.mean_all_(grads)
-    _accumulate(shared, grads)
-    if heads:
-        head_grads = _task_grads(L, heads, w if task_weighting == "weighted" else None, retain_graph)
-        sync.mean_all_(head_grads)
-        _accumulate(heads, head_grads)
+    _apply_synced(L, w, shared, heads, grads, task_weighting, retain_graph, sync)
     update_norm = float(torch.sqrt(torch.clamp(w @ G @ w, min=0)))
     return _finish("gramian", "parameters", L_d, G, w, agg, update_norm)
 
@@ -287,10 +293,5 @@ def _representation_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads:
     del Jz
     grads = list(torch.autograd.grad(reps, shared, grad_outputs=[g.view_as(r) for g, r in zip(gz, reps)],
                                      retain_graph=retain_graph or bool(heads), allow_unused=True))
-    sync.mean_all_(grads)
-    _accumulate(shared, grads)
-    if heads:
-        head_grads = _task_grads(L, heads, w if task_weighting == "weighted" else None, retain_graph)
-        sync.mean_all_(head_grads)
-        _accumulate(heads, head_grads)
+    _apply_synced(L, w, shared, heads, grads, task_weighting, retain_graph, sync)
     return _finish("representation", "representation", L_d, G, w, agg, None)

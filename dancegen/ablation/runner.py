@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -20,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..atomic import write_json_atomic
 from .grid import Combination, SweepSettings, evaluate_command, train_command
 
 DONE, TRAINED = "done", "trained"
@@ -36,17 +36,6 @@ class RunState:
     eval_seconds: float | None = None
     error: str = ""
     report: dict[str, Any] | None = field(default=None, repr=False)
-
-
-def _atomic_json(path: Path, data: object) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(data, f, indent=2)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 def is_finished(run_dir: Path) -> bool:
@@ -80,7 +69,7 @@ def run_one(state: RunState, s: SweepSettings, threads: int = 1) -> RunState:
         if code != 0:
             state.status, state.error = "failed", f"train exit {code}: {last}"
             return state
-        _atomic_json(d / TRAINED, {"seconds": state.train_seconds})
+        write_json_atomic(d / TRAINED, {"seconds": state.train_seconds})
     state.status = "evaluating"
     t0 = time.perf_counter()
     code, last = _run(evaluate_command(state.combo, s, d), d / "eval.log", threads)
@@ -89,7 +78,7 @@ def run_one(state: RunState, s: SweepSettings, threads: int = 1) -> RunState:
         state.status, state.error = "failed", f"evaluate exit {code}: {last}"
         return state
     state.report = json.loads((d / "report.json").read_text())
-    _atomic_json(d / DONE, {"combo": state.combo.to_dict(), "train_seconds": state.train_seconds,
+    write_json_atomic(d / DONE, {"combo": state.combo.to_dict(), "train_seconds": state.train_seconds,
                             "eval_seconds": state.eval_seconds})
     state.status = "done"
     return state
@@ -105,7 +94,7 @@ def run_sweep(combos: Sequence[Combination], s: SweepSettings, jobs: int = 1,
             st.status = "skipped"
             st.report = json.loads((st.dir / "report.json").read_text())
             if not (st.dir / DONE).is_file():
-                _atomic_json(st.dir / DONE, {"combo": st.combo.to_dict(), "train_seconds": None,
+                write_json_atomic(st.dir / DONE, {"combo": st.combo.to_dict(), "train_seconds": None,
                                              "eval_seconds": None, "note": "finished outside this sweep"})
             timing = json.loads((st.dir / DONE).read_text() or "{}")
             st.train_seconds, st.eval_seconds = timing.get("train_seconds"), timing.get("eval_seconds")

@@ -6,14 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..atomic import write_text_atomic
 from ..errors import DancegenError
 from ..evaluation.protocols import METRICS
 from ..evaluation.report import ARROWS, fmt
@@ -77,17 +76,6 @@ def best_per_column(rows: Sequence[dict[str, Any]], metrics: Sequence[str], gt: 
     return best
 
 
-def _atomic_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def render_markdown(rows: Sequence[dict[str, Any]], metrics: Sequence[str], best: dict[str, list[int]],
                     gt: dict[str, Any] | None, title: str) -> str:
     head = ["aggregator", "music encoders", "genre controller", "seeds"]
@@ -115,7 +103,7 @@ def write_summary(out: Path, results: Sequence[dict[str, Any]], div: str = "high
     best = best_per_column(rows, metrics, gt, div)
     proto = results[0]["report"]["protocol"]["name"]
     title = f"Ablation summary (protocol {proto}; best per column in bold; Div: {div})"
-    _atomic_text(out / "summary.md", render_markdown(rows, metrics, best, gt, title))
+    write_text_atomic(out / "summary.md", render_markdown(rows, metrics, best, gt, title))
     buf = io.StringIO()
     writer = csv.writer(buf)
     writer.writerow([*CONFIG_KEYS, "seeds", *[c for m in metrics for c in (m, f"{m}_std")], "best"])
@@ -123,10 +111,10 @@ def write_summary(out: Path, results: Sequence[dict[str, Any]], div: str = "high
         writer.writerow([*[r[k] for k in CONFIG_KEYS], " ".join(map(str, r["seeds"])),
                          *[("" if r[c] is None else r[c]) for m in metrics for c in (m, f"{m}_std")],
                          " ".join(m for m in metrics if i in best[m])])
-    _atomic_text(out / "summary.csv", buf.getvalue())
+    write_text_atomic(out / "summary.csv", buf.getvalue())
     content = {"protocol": proto, "metrics": metrics,
                "better": {m: METRICS[m][1] for m in metrics}, "div_convention": div, "gt_row": gt,
                "rows": rows, "best": {m: [rows[i]["aggregator"] + "/" + rows[i]["music_encoders"] + "/"
                                           + rows[i]["genre_controller"] for i in idx] for m, idx in best.items()}}
-    _atomic_text(out / "summary.json", json.dumps(content, indent=2))
+    write_text_atomic(out / "summary.json", json.dumps(content, indent=2))
     return content

@@ -2,15 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from pathlib import Path
-
 import numpy as np
 import torch
 
+from ..atomic import atomic_path, write_atomic  # noqa: F401  (re-exported for the writers)
 from ..errors import DancegenError
 from ..motion.kinematics import forward_kinematics
 from ..motion.layout import NUM_CHANNELS, ROTATIONS
@@ -86,25 +81,3 @@ def fit_audio(audio: np.ndarray, sr: int, frames: int) -> np.ndarray:
     return np.concatenate((audio, np.zeros((n - audio.shape[0], audio.shape[1]), dtype=audio.dtype)))
 
 
-@contextmanager
-def atomic_path(path: str | Path) -> Iterator[Path]:
-    """Yield a temporary path in ``path``'s folder; on success it replaces ``path`` (``os.replace``), else it is
-    removed. The temporary name keeps ``path``'s suffix so that writers choosing a format by suffix work."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix, dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    try:
-        yield tmp_path
-        os.replace(tmp_path, path)
-    finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
-
-
-def write_atomic(path: str | Path, write: Callable[[Path], None]) -> Path:
-    """Call ``write(tmp)`` on a temporary file next to ``path`` and move it into place."""
-    with atomic_path(path) as tmp:
-        write(tmp)
-    return Path(path)

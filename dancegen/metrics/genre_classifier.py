@@ -9,14 +9,13 @@ classifier's held-out accuracy on real motion, so both are reported together.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from ..atomic import write_atomic, write_json_atomic
 from ..errors import DataError
 from .joints import BODY_JOINTS, as_clip, root_relative
 from .kinetic import kinetic_features
@@ -45,17 +44,6 @@ def _stratified_split(labels: np.ndarray, fraction: float, rng: np.random.Genera
     mask = np.zeros(len(labels), dtype=bool)
     mask[held_out] = True
     return np.flatnonzero(~mask), np.flatnonzero(mask)
-
-
-def _atomic_write(path: Path, write: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
 
 
 class GenreClassifier:
@@ -170,8 +158,8 @@ class GenreClassifier:
             "classes": self.classes,
             "held_out_accuracy": self.held_out_accuracy,
         }
-        _atomic_write(out / WEIGHTS_FILE, lambda tmp: save_file(self._params, tmp))
-        _atomic_write(out / CONFIG_FILE, lambda tmp: Path(tmp).write_text(json.dumps(config, indent=2)))
+        write_atomic(out / WEIGHTS_FILE, lambda tmp: save_file(self._params, str(tmp)))
+        write_json_atomic(out / CONFIG_FILE, config)
 
     @classmethod
     def load(cls, directory: str | Path) -> GenreClassifier:

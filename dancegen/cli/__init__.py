@@ -10,8 +10,6 @@ import sys
 
 import typer
 
-from mtlkit.registry import UnknownNameError
-
 from ..errors import DancegenError
 
 app = typer.Typer(
@@ -52,7 +50,11 @@ def main() -> None:
         app()
     except DancegenError as exc:
         fail(str(exc), exc.exit_code)
-    except UnknownNameError as exc:
+    except KeyError as exc:  # the plugin registries' UnknownNameError (imported late: it pulls in torch)
+        from mtlkit.registry import UnknownNameError
+
+        if not isinstance(exc, UnknownNameError):
+            raise
         fail(str(exc))
     except KeyboardInterrupt:
         fail("interrupted", 130)

@@ -17,9 +17,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..atomic import write_text_atomic
 from ..errors import DancegenError
 from ..motion.skeleton import JOINT_NAMES_55, PARENTS_55, Skeleton
-from ._common import FPS, as_audio, as_motion, as_skeleton, fit_audio, joint_positions, write_atomic
+from ._common import FPS, as_audio, as_motion, as_skeleton, fit_audio, joint_positions
 from ._player import TEMPLATE
 
 _AUDIO_FORMATS = {"ogg": ("OGG", "VORBIS", "audio/ogg"), "wav": ("WAV", "PCM_16", "audio/wav")}
@@ -99,8 +100,4 @@ def write_html(
 ) -> Path:
     """Write ``dance.html`` atomically and return its path."""
     page = render_html(motion, audio, sr, skeleton=skeleton, genre=genre, text=text, audio_format=audio_format)
-
-    def write(tmp: Path) -> None:
-        tmp.write_text(page, encoding="utf-8")
-
-    return write_atomic(path, write)
+    return write_text_atomic(path, page)

@@ -8,9 +8,10 @@ step (forward, the five task losses [S, J, V, F, C], backward, optimiser step) w
 * each aggregator (linear, nash, aligned, pcgrad) through ``mtlkit.backward`` with each backend
   (jacobian, gramian, representation — the last on the outputs x̂0 and genre logits, as ``--shared
   representation`` trains);
-* with cvxpy installed, an *official-style* Nash-MTL step: K separate ``autograd.grad`` calls over the shared
-  parameters, the Gramian, the cvxpy sequential-convex Nash solve of the original Nash-MTL code (20 iterations,
-  warm-started), then ``Σ α_i g_i`` into ``.grad``.
+* with cvxpy installed, an *official-style* Nash-MTL step as the original Nash-MTL code takes it: K
+  ``autograd.grad`` calls over the shared parameters (one per element of the stacked loss vector), the
+  normalised Gramian, the cvxpy/ECOS sequential-convex Nash solve (20 outer iterations, warm-started), then an
+  ordinary backward of ``Σ α_i L_i``.
 
 Random inputs (batch of 120-frame windows); the best of ``repeats`` interleaved rounds after one warm-up step
 (minimum, not median: robust to load from other processes). Targets: nash with the
@@ -32,7 +33,7 @@ from torch import nn
 
 import mtlkit
 from dancegen.diffusion import DiffusionScheduler
-from dancegen.losses import EDGE_WEIGHTS, TASKS, task_losses
+from dancegen.losses import EDGE_WEIGHTS, TASKS, task_loss_terms
 from dancegen.model import GCDanceDenoiser, ModelConfig
 from dancegen.motion import Skeleton
 
@@ -63,12 +64,13 @@ class Setup:
         self.drop = torch.rand(batch, generator=g) < 0.25
         self.w = torch.tensor([EDGE_WEIGHTS.get(t, 1.0) for t in TASKS])
 
-    def forward(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(self) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
+        """The five task losses as separate scalars (as ``dancegen train`` passes them), x̂0 and the logits."""
         x_t = self.sched.add_noise(self.x0, self.noise, self.t)
         pred = self.model(x_t, self.t, self.music, self.genre, self.drop)
         logits = self.head(self.text)
-        losses, _ = task_losses(pred, self.x0, self.skeleton, logits, self.labels)
-        return losses, pred, logits
+        terms = task_loss_terms(pred, self.x0, self.skeleton, logits, self.labels)
+        return list(terms.values()), pred, logits
 
     def finish(self) -> None:
         torch.nn.utils.clip_grad_norm_(self.params, 1.0)
@@ -78,7 +80,7 @@ class Setup:
 
 def plain_step(s: Setup) -> None:
     losses, _, _ = s.forward()
-    (s.w * losses).sum().backward()
+    (s.w * torch.stack(losses)).sum().backward()
     s.finish()
 
 
@@ -90,12 +92,14 @@ def mtl_step(s: Setup, agg: mtlkit.Aggregator, backend: str) -> None:
 
 
 class CvxpyNash:
-    """Nash bargaining weights by the sequential convex programme of the original Nash-MTL code (cvxpy)."""
+    """Nash bargaining weights by the sequential convex programme of the original Nash-MTL code (cvxpy + ECOS,
+    at most 100 solver iterations, 20 outer iterations, warm start, the same stopping rule), reimplemented."""
 
     def __init__(self, k: int, iterations: int = 20) -> None:
         import cvxpy as cp
 
         self.k, self.iterations = k, iterations
+        self.solver = cp.ECOS if "ECOS" in cp.installed_solvers() else None
         self.alpha = cp.Variable(k, nonneg=True)
         self.prev = cp.Parameter(k, value=np.ones(k))
         self.G = cp.Parameter((k, k), value=np.eye(k))
@@ -108,41 +112,41 @@ class CvxpyNash:
         self.problem = cp.Problem(cp.Minimize(cp.sum(g_alpha) + phi / self.scale), constraints)
         self.last = np.ones(k)
 
-    def __call__(self, G: np.ndarray) -> np.ndarray:
-        norm = np.linalg.norm(G)
-        self.G.value, self.scale.value = G / norm, np.array([norm])
+    def __call__(self, G: np.ndarray, scale: float) -> np.ndarray:
+        """Weights for the normalised Gramian ``G`` (= GᵀG / ‖GᵀG‖) and its normalisation factor."""
+        self.G.value, self.scale.value = G, np.array([scale])
         alpha = self.last
         for _ in range(self.iterations):
             self.alpha.value, self.prev.value = alpha, alpha
             try:
-                self.problem.solve(warm_start=True)
+                self.problem.solve(solver=self.solver, warm_start=True, **({"max_iters": 100} if self.solver else {}))
             except Exception:
-                break
-            if self.alpha.value is None:
-                break
+                self.alpha.value = alpha
             new = self.alpha.value
-            done = np.linalg.norm(new - alpha) < 1e-6 or np.all(new * (self.G.value @ new) >= 1 - 1e-3)
-            alpha = new
-            if done:
+            if (new is None or np.linalg.norm(G @ alpha - 1 / (alpha + 1e-10)) < 1e-3
+                    or np.linalg.norm(new - alpha) < 1e-6):
                 break
+            alpha = new
         self.last = alpha
         return alpha
 
 
 def official_step(s: Setup, solver: CvxpyNash) -> None:
-    losses, _, _ = s.forward()
+    """The original Nash-MTL step: the losses stacked into one tensor, one ``autograd.grad`` per element (each
+    traverses the union of all task graphs), the Gramian normalised by its norm, the cvxpy solve, then an ordinary
+    backward of Σ α_i L_i and the update clipped to ``max_norm`` 1."""
+    terms, _, _ = s.forward()
+    losses = torch.stack(terms)
     grads = []
-    for i in range(len(losses)):
-        g = torch.autograd.grad(losses[i], s.params, retain_graph=i < len(losses) - 1, allow_unused=True)
+    for loss in losses:
+        g = torch.autograd.grad(loss, s.params, retain_graph=True, allow_unused=True)
         grads.append(torch.cat([(x if x is not None else torch.zeros_like(p)).reshape(-1)
                                 for x, p in zip(g, s.params)]))
     J = torch.stack(grads)
-    alpha = torch.from_numpy(solver((J @ J.T).double().numpy())).float()
-    update = alpha @ J
-    offset = 0
-    for p in s.params:
-        p.grad = update[offset : offset + p.numel()].view_as(p).clone()
-        offset += p.numel()
+    gtg = J @ J.T
+    scale = float(torch.linalg.norm(gtg))
+    alpha = torch.from_numpy(solver((gtg / scale).double().numpy(), scale)).float()
+    sum(losses[i] * alpha[i] for i in range(len(alpha))).backward()
     s.finish()
 
 

@@ -52,7 +52,7 @@ def _check_tasks(tasks: Sequence[str]) -> list[str]:
     return names
 
 
-def task_losses(
+def task_loss_terms(
     x0_pred: Tensor,
     x0: Tensor,
     skeleton: Skeleton,
@@ -61,8 +61,10 @@ def task_losses(
     tasks: Sequence[str] = TASKS,
     hands_present: Tensor | None = None,
     normalizer: MotionNormalizer | None = None,
-) -> tuple[Tensor, list[str]]:
-    """The task-loss vector (K,) in the order of ``tasks``, and the task names.
+) -> dict[str, Tensor]:
+    """The task losses as separate scalars {name: L}, in the order of ``tasks`` (see :func:`task_losses`).
+
+    Separate scalars let :func:`mtlkit.backward` differentiate each over its own graph.
 
     * L_S = MSE(x̂0, x0) over the 319 channels (eq. 5).
     * L_J = MSE of forward-kinematics joint positions (55 SMPL-X joints, metres) pred vs GT (eq. 6).
@@ -105,7 +107,8 @@ def task_losses(
             true_raw = normalizer.unnormalize(x0) if normalizer is not None else x0
             out["J"] = _masked_mse(joints_pred - forward_kinematics(true_raw, skeleton), joint_w)
         if "F" in names:
-            feet = joints_pred[..., list(FOOT_JOINTS), :]  # (..., T, 4, 3)
+            # (..., T, 4, 3) by slices: an index's backward (index_put) has no batching rule for per-task grads
+            feet = torch.cat([joints_pred.narrow(-2, j, 1) for j in FOOT_JOINTS], dim=-2)
             vel = torch.cat((feet[..., 1:, :, :] - feet[..., :-1, :, :], torch.zeros_like(feet[..., :1, :, :])), -3)
             static = (x0_pred[..., :4] > CONTACT_THRESHOLD).detach()
             out["F"] = (vel * static[..., None].to(vel.dtype)).pow(2).mean()
@@ -116,7 +119,22 @@ def task_losses(
             raise DancegenError(f"genre_logits must be (B, G) and genre_labels (B,), got "
                                 f"{tuple(genre_logits.shape)} and {tuple(genre_labels.shape)}")
         out["C"] = F.cross_entropy(genre_logits, genre_labels.long())
-    return torch.stack([out[n] for n in names]), names
+    return {n: out[n] for n in names}
+
+
+def task_losses(
+    x0_pred: Tensor,
+    x0: Tensor,
+    skeleton: Skeleton,
+    genre_logits: Tensor | None = None,
+    genre_labels: Tensor | None = None,
+    tasks: Sequence[str] = TASKS,
+    hands_present: Tensor | None = None,
+    normalizer: MotionNormalizer | None = None,
+) -> tuple[Tensor, list[str]]:
+    """The task-loss vector (K,) in the order of ``tasks``, and the task names: :func:`task_loss_terms`, stacked."""
+    terms = task_loss_terms(x0_pred, x0, skeleton, genre_logits, genre_labels, tasks, hands_present, normalizer)
+    return torch.stack(list(terms.values())), list(terms)
 
 
 def edge_weighted_loss(losses: Tensor, names: Sequence[str], weights: dict[str, float] = EDGE_WEIGHTS) -> Tensor:

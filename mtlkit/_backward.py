@@ -9,7 +9,9 @@ Backends:
   aggregators only; peak memory one block instead of K×P.
 - ``representation``: per-task gradients w.r.t. a shared activation ``representation`` (K×(B·D)), weights
   from that Gramian, then one backward of ``Σ w_i L_i`` through the trunk. An approximation of the
-  parameter-space method (the weights come from representation-space gradients); the cheapest by far.
+  parameter-space method (the weights come from representation-space gradients); the cheapest by far. Losses
+  given as K separate scalars are differentiated one at a time, each over its own graph below the
+  representation (task heads are usually disjoint); a stacked (K,) tensor gets one vmapped backward.
 - ``auto``: the cheapest exact one: ``jacobian``, or ``gramian`` when the Jacobian would exceed
   ``max_jacobian_bytes`` and the aggregator is Gramian-based.
 
@@ -85,7 +87,9 @@ def _as_params(params: Iterable[Tensor] | nn.Module | None) -> list[Tensor]:
     return out
 
 
-def _stack_losses(losses: Sequence[Tensor] | Tensor) -> Tensor:
+def _stack_losses(losses: Sequence[Tensor] | Tensor) -> tuple[Tensor, list[Tensor] | None]:
+    """The (K,) loss vector, and the K scalar losses themselves when they were given separately."""
+    terms: list[Tensor] | None = None
     if isinstance(losses, Tensor):
         if losses.dim() != 1:
             raise ValueError(f"losses must be a sequence of scalars or a 1-D tensor, got shape {tuple(losses.shape)}")
@@ -97,10 +101,13 @@ def _stack_losses(losses: Sequence[Tensor] | Tensor) -> Tensor:
         for i, loss in enumerate(items):
             if not isinstance(loss, Tensor) or loss.numel() != 1:
                 raise ValueError(f"loss {i} is not a scalar tensor")
-        stacked = torch.stack([loss.reshape(()) for loss in items])
+        terms = [loss.reshape(()) for loss in items]
+        stacked = torch.stack(terms)
     if not stacked.requires_grad:
         raise ValueError("no loss requires grad: nothing to differentiate")
-    return stacked
+    if terms is not None and not all(t.requires_grad for t in terms):
+        terms = None  # a constant loss has no graph of its own to differentiate
+    return stacked, terms
 
 
 def _accumulate(params: Sequence[Tensor], grads: Sequence[Tensor | None]) -> None:
@@ -165,7 +172,8 @@ def backward(
         representation: the shared activation(s) for the representation backend.
         task_params: parameters used by only some losses (heads); ordinary gradients, see ``task_weighting``.
         task_weighting: ``"unweighted"`` (gradient of Σ L_i) or ``"weighted"`` (of Σ w_i L_i).
-        chunk_size: tasks per vmapped backward (None = all K at once).
+        chunk_size: tasks per vmapped backward (None = all K at once; for the representation backend with
+            separate losses, None = one backward per loss over its own graph).
         block_numel: the gramian backend's largest Jacobian block (entries).
         max_jacobian_bytes: ``auto`` switches to ``gramian`` above this Jacobian size.
         retain_graph: keep the autograd graph afterwards.
@@ -182,7 +190,7 @@ def backward(
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if task_weighting not in ("unweighted", "weighted"):
         raise ValueError(f"task_weighting must be 'unweighted' or 'weighted', got {task_weighting!r}")
-    L = _stack_losses(losses)
+    L, terms = _stack_losses(losses)
     shared = _as_params(params)
     heads = _as_params(task_params)
     if {id(p) for p in shared} & {id(p) for p in heads}:
@@ -209,7 +217,7 @@ def backward(
     if not all(isinstance(r, Tensor) and r.requires_grad for r in reps):
         raise ValueError("representation must be tensor(s) inside the autograd graph (requires_grad=True)")
     return _representation_backend(L, L_detached, shared, heads, reps, agg, task_weighting, chunk_size,
-                                   retain_graph, sync_)
+                                   retain_graph, sync_, terms)
 
 
 def _finish(backend: str, space: str, L: Tensor, G: Tensor, w: Tensor | None, agg: Aggregator,
@@ -284,8 +292,10 @@ def _gramian_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads: list[T
 
 def _representation_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads: list[Tensor], reps: list[Tensor],
                             agg: Aggregator, task_weighting: str, chunk_size: int | None, retain_graph: bool,
-                            sync: Sync) -> BackwardResult:
-    Jz = jacobian(L, reps, chunk_size=chunk_size, retain_graph=True)
+                            sync: Sync, terms: list[Tensor] | None) -> BackwardResult:
+    if chunk_size is None and terms is not None:
+        chunk_size = 1  # the losses' graphs below the representation are usually disjoint heads: one each
+    Jz = jacobian(L, reps, chunk_size=chunk_size, retain_graph=True, terms=terms)
     G = sync.representation_gramian_(gramian(Jz))
     G = check_gramian(G)
     w = _weights(agg, G, L_d)

@@ -1,7 +1,9 @@
 """Per-task gradients: the K×P Jacobian of a loss vector by batched vector-Jacobian products.
 
 One vmapped backward per chunk of ``chunk_size`` tasks (all K at once by default); when an operation has no
-batching rule the chunk falls back to one backward per task. Gradients are written straight into a
+batching rule the chunk falls back to one backward per task. ``chunk_size=1`` with the separate loss ``terms``
+runs one backward per task over that loss's own graph: the fastest choice when the tasks' graphs are mostly
+disjoint (task heads downstream of a shared representation). Gradients are written straight into a
 preallocated (K, P) buffer, one parameter block at a time, so at most one copy of each block is alive.
 """
 
@@ -23,9 +25,11 @@ def _chunks(K: int, chunk_size: int | None) -> list[range]:
 
 
 def _grads_for_rows(
-    losses: Tensor, inputs: Sequence[Tensor], rows: range, retain_graph: bool
+    losses: Tensor, inputs: Sequence[Tensor], rows: range, retain_graph: bool, terms: Sequence[Tensor] | None
 ) -> list[Tensor | None]:
-    """Gradients of ``losses[rows]`` w.r.t. ``inputs``, each of shape (len(rows), *input.shape) or None."""
+    """Gradients of ``losses[rows]`` w.r.t. ``inputs``, each of shape (len(rows), *input.shape) or None.
+
+    One row at a time differentiates ``terms[k]`` when given (the loss's own graph only), else ``losses[k]``."""
     K = losses.shape[0]
     eye = torch.eye(K, dtype=losses.dtype, device=losses.device)[rows.start : rows.stop]
     if len(rows) > 1 and "vmap" not in _VMAP_FAILED:
@@ -43,7 +47,8 @@ def _grads_for_rows(
     for n, k in enumerate(rows):
         last = n == len(rows) - 1
         per_row.append(list(torch.autograd.grad(
-            losses[k], inputs, retain_graph=True if not last else retain_graph, allow_unused=True
+            losses[k] if terms is None else terms[k], inputs, retain_graph=True if not last else retain_graph,
+            allow_unused=True,
         )))
     out: list[Tensor | None] = []
     for i in range(len(inputs)):
@@ -54,11 +59,19 @@ def _grads_for_rows(
 
 
 def jacobian(
-    losses: Tensor, inputs: Sequence[Tensor], *, chunk_size: int | None = None, retain_graph: bool = False
+    losses: Tensor,
+    inputs: Sequence[Tensor],
+    *,
+    chunk_size: int | None = None,
+    retain_graph: bool = False,
+    terms: Sequence[Tensor] | None = None,
 ) -> Tensor:
     """The (K, P) Jacobian of the (K,) ``losses`` w.r.t. ``inputs`` (P = total numel), inputs in order.
 
     Inputs that no loss reaches get zero columns. ``retain_graph`` keeps the graph after the last chunk.
+    ``terms``: the K scalar losses that ``losses`` stacks; with ``chunk_size=1`` each row is then one backward
+    through that loss's own graph. (Differentiating ``losses[k]`` instead runs the union of all the losses'
+    graphs with zero cotangents for the others: autograd does not prune zeros.)
     """
     K = losses.shape[0]
     sizes = [t.numel() for t in inputs]
@@ -69,7 +82,7 @@ def jacobian(
     J: Tensor | None = None
     for c, rows in enumerate(chunks):
         keep = retain_graph or c < len(chunks) - 1
-        grads = _grads_for_rows(losses, inputs, rows, keep)
+        grads = _grads_for_rows(losses, inputs, rows, keep, terms)
         if len(inputs) == 1 and len(chunks) == 1 and grads[0] is not None:
             return grads[0].reshape(K, -1).to(dtype)  # one block: no copy at all
         if J is None:

@@ -18,10 +18,22 @@ _EPS = 1e-8
 def rot6d_to_matrix(d6: torch.Tensor) -> torch.Tensor:
     """(..., 6) rot6d → (..., 3, 3): Gram–Schmidt on the two stored rows, third row = their cross product."""
     a1, a2 = d6[..., :3], d6[..., 3:]
-    b1 = F.normalize(a1, dim=-1, eps=_EPS)
-    b2 = F.normalize(a2 - (b1 * a2).sum(-1, keepdim=True) * b1, dim=-1, eps=_EPS)
-    b3 = torch.cross(b1, b2, dim=-1)
-    return torch.stack((b1, b2, b3), dim=-2)
+    b1 = _unit(a1)
+    b2 = _unit(a2 - (b1 * a2).sum(-1, keepdim=True) * b1)
+    return torch.stack((b1, b2, _cross(b1, b2)), dim=-2)
+
+
+def _unit(v: torch.Tensor) -> torch.Tensor:
+    """v / √(‖v‖² + ε²) along the last axis: v/‖v‖ to float precision for ‖v‖ ≫ ε, finite at 0, and built from
+    elementwise ops only (``F.normalize``'s clamp has no batching rule for ``is_grads_batched``)."""
+    return v / (v.square().sum(-1, keepdim=True) + _EPS**2).sqrt()
+
+
+def _cross(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """a × b along the last axis (``torch.cross`` has no batching rule for ``is_grads_batched``)."""
+    a1, a2, a3 = a.unbind(-1)
+    b1, b2, b3 = b.unbind(-1)
+    return torch.stack((a2 * b3 - a3 * b2, a3 * b1 - a1 * b3, a1 * b2 - a2 * b1), dim=-1)
 
 
 def matrix_to_rot6d(matrix: torch.Tensor) -> torch.Tensor:

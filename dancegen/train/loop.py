@@ -102,7 +102,7 @@ class Trainer:
         """One optimisation step; returns the mtlkit result and the numbers that are logged."""
         import mtlkit
 
-        from ..losses import task_losses
+        from ..losses import task_loss_terms
 
         r, cfg, dev = self.run, self.cfg, self.device
         tic = time.perf_counter()
@@ -114,15 +114,16 @@ class Trainer:
         with self._autocast():
             x0_pred = r.model(x_t, batch["t"], batch["music"], genre_emb, batch["drop"])
         x0_pred = x0_pred.float()
-        losses, names = task_losses(x0_pred, x0, r.skeleton, None if logits is None else logits.float(),
-                                    batch["genre"], cfg.tasks, batch["hands"], r.normalizer)
+        terms = task_loss_terms(x0_pred, x0, r.skeleton, None if logits is None else logits.float(),
+                                batch["genre"], cfg.tasks, batch["hands"], r.normalizer)
+        names, losses = list(terms), torch.stack(list(terms.values()))
         if not bool(torch.isfinite(losses).all()):
             raise DancegenError(f"non-finite training loss at step {r.step + 1}: "
                                 f"{dict(zip(names, losses.tolist()))}; lower --lr or check the data")
         for p in r.params:
             p.grad = None
         agg_tasks = cfg.aggregated_tasks
-        agg_losses = losses if agg_tasks == names else losses[[names.index(t) for t in agg_tasks]]
+        agg_losses = [terms[t] for t in agg_tasks]  # separate scalars: each differentiated over its own graph
         kwargs: dict[str, Any] = {}
         if cfg.shared == "representation":
             reps = [x0_pred] + ([logits] if logits is not None and logits.requires_grad else [])
@@ -133,8 +134,7 @@ class Trainer:
             raise DancegenError(f"step {r.step + 1}: {exc}; lower --lr or --grad-clip") from None
         loss_values = dict(zip(agg_tasks, result.losses.tolist()))
         if r.task_params:  # shared="trunk": L_C trains the classifier head by its own gradient (synced)
-            c = names.index("C")
-            head = mtlkit.backward(losses[c : c + 1], r.task_params, r.head_aggregator, backend="jacobian")
+            head = mtlkit.backward([terms["C"]], r.task_params, r.head_aggregator, backend="jacobian")
             loss_values["C"] = float(head.losses[0])
         grad_norm = _clip(r.params, cfg.grad_clip)
         lr = lr_at(cfg, r.step)

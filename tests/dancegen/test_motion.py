@@ -275,3 +275,49 @@ def test_skeleton_constructors(tmp_path):
     with pytest.raises(DancegenError, match=r"smplx|SMPL-X"):
         Skeleton.from_smplx(tmp_path)
     assert skel.to("cpu").rest_joints.device.type == "cpu"
+
+
+def _loop_fk(motion: torch.Tensor, skel: Skeleton) -> torch.Tensor:
+    """Reference FK, one joint at a time in float64 (G_i = G_p R_i, p_i = p_p + G_p (J_i − J_p))."""
+    rot = rot6d_to_matrix(motion[..., 7:].reshape(*motion.shape[:-1], 52, 6).double())
+    rest = skel.rest_joints.double()
+    glob, pos = [rot[..., 0, :, :]], [rest[0] + motion[..., 4:7].double()]
+    for i in range(1, 52):
+        p = PARENTS_52[i]
+        off = rest[SMPLH_TO_SMPLX[i]] - rest[SMPLH_TO_SMPLX[p]]
+        glob.append(glob[p] @ rot[..., i, :, :])
+        pos.append(pos[p] + glob[p] @ off)
+    face = [pos[15] + glob[15] @ (rest[i] - rest[15]) for i in (22, 23, 24)]
+    return torch.stack(pos[:22] + face + pos[22:], dim=-2)
+
+
+def test_fk_matches_joint_by_joint_reference():
+    skel = Skeleton.default()
+    motion = random_motion(3, 7, seed=4)
+    torch.testing.assert_close(forward_kinematics(motion, skel).double(), _loop_fk(motion, skel), atol=2e-6, rtol=0)
+    rot = rot6d_to_matrix(motion[..., 7:].reshape(3, 7, 52, 6))
+    torch.testing.assert_close(forward_kinematics_matrices(rot, motion[..., 4:7], skel), forward_kinematics(motion, skel))
+
+
+def test_fk_per_task_gradients_batch_without_fallback():
+    """The losses' graph through FK has batching rules everywhere: mtlkit's vmapped per-task gradients run
+    without the slow per-example fallback (an ``index``/``cross``/``normalize`` would trigger it)."""
+    import warnings
+
+    from dancegen.losses import task_losses
+
+    skel = Skeleton.default()
+    x0 = random_motion(2, 8, seed=5)
+    pred = random_motion(2, 8, seed=6).requires_grad_(True)
+    losses, _ = task_losses(pred, x0, skel, tasks=("S", "J", "V", "F"))
+    torch._C._debug_only_display_vmap_fallback_warnings(True)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            (batched,) = torch.autograd.grad(losses, pred, torch.eye(4), is_grads_batched=True, retain_graph=True)
+    finally:
+        torch._C._debug_only_display_vmap_fallback_warnings(False)
+    assert not [w for w in caught if "batching rule" in str(w.message)]
+    for k in range(4):
+        (row,) = torch.autograd.grad(losses[k], pred, retain_graph=True)
+        torch.testing.assert_close(batched[k], row)

@@ -26,6 +26,8 @@ def evaluate(
     steps: Annotated[int, Opt(help="DDIM sampling steps.")] = 50,
     guidance: Annotated[float, Opt(help="Classifier-free guidance weight.")] = 2.7,
     seed: Annotated[int, Opt(help="Base sampling seed.")] = 0,
+    batch_size: Annotated[int, Opt(help="4-s clips sampled together, the motions do not depend on it (0: 16 on "
+                                        "CUDA, 1 on the CPU).")] = 0,
     beats: Annotated[str, Opt(help="Music beats for BAS: auto (saved beats/ when present, else audio), saved, "
                                    "audio.")] = "auto",
     condition: Annotated[str, Opt(help="Genre condition: label (the song's genre name) or text (the prompt "
@@ -63,7 +65,7 @@ def evaluate(
 
     report = run_evaluation(data, protocol, checkpoint=checkpoint, motions=motions, repeats=repeats, steps=steps,
                             guidance=guidance, seed=seed, beats=beats, condition=condition, cache_dir=cache_dir,
-                            device=device, skeleton=skeleton, progress=progress)
+                            device=device, skeleton=skeleton, progress=progress, batch_size=batch_size)
     if out is not None:
         write_json_atomic(out, report)
     if json_output:

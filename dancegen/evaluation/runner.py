@@ -82,6 +82,29 @@ def _beats(data: Path, clips: list[Clip], audio: dict[str, Path], mode: str) -> 
     return out, "audio (librosa beat tracking on each clip's audio, dancegen.metrics.music_beats)"
 
 
+def _generate(pipe: Any, clips: list[Clip], waves: dict[str, tuple[np.ndarray, int]], condition: str, steps: int,
+              guidance: float, seed: int, batch_size: int, progress: Callable[[int, int], None]) -> list[np.ndarray]:
+    """One generated motion per clip (clip i with seed ``seed + i``): batched when every clip fits one window."""
+    from ..clip_batch import ClipRequest, generate_clips
+    from ..longform import WINDOW
+
+    def cond(c: Clip) -> dict[str, str]:
+        return {"genre": c.genre} if condition == "label" else {"text": PROMPT.format(genre=c.genre)}
+
+    if all(c.frames <= WINDOW for c in clips):
+        reqs = [ClipRequest(clip_audio(*waves[c.sequence_id], c), waves[c.sequence_id][1], seed=seed + i, **cond(c))
+                for i, c in enumerate(clips)]
+        out = generate_clips(pipe, reqs, steps=steps, guidance=guidance, batch_size=batch_size, progress=progress)
+        return [m[: c.frames].numpy() for m, c in zip(out, clips)]
+    motions = []
+    for i, c in enumerate(clips):
+        y, sr = waves[c.sequence_id]
+        result = pipe(clip_audio(y, sr, c), sr, steps=steps, guidance=guidance, seed=seed + i, **cond(c))
+        motions.append(result.motion[0, : c.frames].numpy())
+        progress(i + 1, len(clips))
+    return motions
+
+
 def evaluate(
     data: str | Path,
     protocol: str | Protocol = "gcdance",
@@ -97,9 +120,12 @@ def evaluate(
     device: str = "cpu",
     skeleton: str = "default",
     progress: Progress | None = None,
+    batch_size: int = 0,
 ) -> dict[str, Any]:
     """Evaluate a checkpoint (``checkpoint``) or a folder of motions (``motions``) under ``protocol``; returns the
-    report as a JSON-serialisable dict (see docs/dancegen/evaluation.md)."""
+    report as a JSON-serialisable dict (see docs/dancegen/evaluation.md). Clips of at most one 4-s window are
+    generated ``batch_size`` at a time (:mod:`dancegen.clip_batch`; the same motions as one by one; 0 = 16 on
+    CUDA, 1 on the CPU, where batching measured no faster: benchmarks/clip_batch.py)."""
     from ..data import load_finedance
     from ..data.finedance import check_layout
 
@@ -107,8 +133,9 @@ def evaluate(
     proto = protocol if isinstance(protocol, Protocol) else get_protocol(protocol)
     if (checkpoint is None) == (motions is None):
         raise DataError("pass exactly one of --checkpoint DIR (generate with a trained model) or --motions DIR")
-    if repeats < 1 or steps < 1:
-        raise DataError(f"repeats and steps must be >= 1, got {repeats} and {steps}")
+    if repeats < 1 or steps < 1 or batch_size < 0:
+        raise DataError(f"repeats and steps must be >= 1 and batch size >= 0, got {repeats}, {steps} and {batch_size}")
+    batch_size = batch_size or (16 if str(device).startswith("cuda") else 1)
     if condition not in CONDITIONS:
         raise DataError(f"unknown condition {condition!r}; choose one of {', '.join(CONDITIONS)}")
     root = Path(data).expanduser()
@@ -160,15 +187,12 @@ def evaluate(
         gt_for_gen = test_clips
         for r in range(repeats):
             t1 = time.perf_counter()
-            motions_r = []
-            for i, c in enumerate(test_clips):
-                y, sr = waves[c.sequence_id]
-                cond = {"genre": c.genre} if condition == "label" else {"text": PROMPT.format(genre=c.genre)}
-                result = pipe(clip_audio(y, sr, c), sr, steps=steps, guidance=guidance, seed=seed + 100_003 * r + i,
-                              **cond)
-                motions_r.append(result.motion[0, : c.frames].numpy())
+            def tick(done: int, _total: int, r: int = r) -> None:
                 if progress:
-                    progress("generate", r * len(test_clips) + i + 1, repeats * len(test_clips))
+                    progress("generate", r * len(test_clips) + done, repeats * len(test_clips))
+
+            motions_r = _generate(pipe, test_clips, waves, condition, steps, guidance, seed + 100_003 * r,
+                                  batch_size, tick)
             gen_seconds += time.perf_counter() - t1
             values, n = score_set(proto, joints_of(motions_r), ref_joints, clip_beats, [c.genre for c in test_clips],
                                   classifier)

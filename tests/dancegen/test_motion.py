@@ -296,7 +296,8 @@ def test_fk_matches_joint_by_joint_reference():
     motion = random_motion(3, 7, seed=4)
     torch.testing.assert_close(forward_kinematics(motion, skel).double(), _loop_fk(motion, skel), atol=2e-6, rtol=0)
     rot = rot6d_to_matrix(motion[..., 7:].reshape(3, 7, 52, 6))
-    torch.testing.assert_close(forward_kinematics_matrices(rot, motion[..., 4:7], skel), forward_kinematics(motion, skel))
+    torch.testing.assert_close(forward_kinematics_matrices(rot, motion[..., 4:7], skel),
+                               forward_kinematics(motion, skel))
 
 
 def test_fk_per_task_gradients_batch_without_fallback():

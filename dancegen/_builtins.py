@@ -27,6 +27,7 @@ def dancegen_register_music_encoders(register: Callable[..., None]) -> None:
 @hookimpl
 def dancegen_register_genre_controllers(register: Callable[..., None]) -> None:
     from .genre.controllers import LabelController, TextController
+    from .genre.unconditioned import NoneController
 
-    for cls in (LabelController, TextController):
+    for cls in (LabelController, TextController, NoneController):
         register(cls)

@@ -11,9 +11,6 @@ from pathlib import Path
 
 from ..errors import DancegenError
 
-#: ``--genre-controller none`` (no text controller, no L_C task) maps to the label controller with tasks S,J,V,F.
-NONE_CONTROLLER = ("label", "S,J,V,F")
-
 
 @dataclass(frozen=True)
 class Combination:
@@ -68,9 +65,12 @@ def build_grid(aggregators: str, music_encoders: str, genre_controllers: str, se
     aggs = _split(aggregators, ",", "--aggregators")
     encs = [e.replace("+", ",") for e in _split(music_encoders, ";", "--music-encoders")]
     ctrls = _split(genre_controllers, ",", "--genre-controller")
+    from ..plugins import GENRE_CONTROLLERS
+
     for c in ctrls:
-        if c not in ("text", "label", "none"):
-            raise DancegenError(f"--genre-controller: unknown controller {c!r}; choose among text, label, none")
+        if c not in GENRE_CONTROLLERS.names():
+            raise DancegenError(f"--genre-controller: unknown controller {c!r}; choose among "
+                                f"{', '.join(GENRE_CONTROLLERS.names())}")
     try:
         seed_list = [int(s) for s in _split(seeds, ",", "--seeds")]
     except ValueError:
@@ -80,15 +80,10 @@ def build_grid(aggregators: str, music_encoders: str, genre_controllers: str, se
 
 def train_command(combo: Combination, s: SweepSettings, run_dir: Path, resume: bool = False) -> list[str]:
     """``dancegen train …`` argv (without the interpreter) for one run."""
-    ctrl, tasks = (NONE_CONTROLLER if combo.genre_controller == "none" else (combo.genre_controller, None))
     cmd = ["dancegen", "train", "--data", str(s.data), "--out", str(run_dir / "train"),
-           "--aggregator", combo.aggregator, "--music-encoders", combo.music_encoders, "--genre-controller", ctrl,
-           "--preset", s.preset, "--steps", str(s.steps), "--seed", str(combo.seed), "--device", s.device,
-           "--no-progress"]
-    if ctrl == "label" and tasks is None:
-        tasks = "S,J,V,F"  # the label controller has no classifier head, so L_C cannot be trained
-    if tasks:
-        cmd += ["--tasks", tasks]
+           "--aggregator", combo.aggregator, "--music-encoders", combo.music_encoders,
+           "--genre-controller", combo.genre_controller, "--preset", s.preset, "--steps", str(s.steps),
+           "--seed", str(combo.seed), "--device", s.device, "--no-progress"]  # label/none: train drops L_C
     if s.batch_size:
         cmd += ["--batch-size", str(s.batch_size)]
     if s.allow_random_weights:

@@ -39,7 +39,8 @@ def train(
     encoder_opt: Annotated[list[str] | None, Opt("--encoder-opt", help="Encoder option key=value.")] = None,
     allow_random_weights: Annotated[bool, Opt("--allow-random-weights", help="Let neural encoders run with "
                                               "random weights when none are available (tests only).")] = False,
-    genre_controller: Annotated[str | None, Opt(help="Genre controller: text or label.")] = None,
+    genre_controller: Annotated[str | None, Opt(help="Genre controller: text, label or none (no genre control); "
+                                                           "without text, tasks default to S,J,V,F.")] = None,
     controller_opt: Annotated[list[str] | None, Opt("--controller-opt", help="Controller option key=value.")
                               ] = None,
     preset: Annotated[str | None, Opt(help="Model preset: paper, small, tiny.")] = None,
@@ -94,6 +95,11 @@ def train(
                                 f"(start without --resume)")
         base = read_config(ckpt)["train"]
     merged = {**base, **toml, **{k: v for k, v in cli.items() if v is not None}}
+    if "tasks" not in merged:  # a controller without a classifier (label, none) cannot train L_C
+        from ..plugins import GENRE_CONTROLLERS
+
+        if not GENRE_CONTROLLERS.get(str(merged.get("genre_controller", TrainConfig.genre_controller))).cls.trainable:
+            merged["tasks"] = ["S", "J", "V", "F"]
     cfg = TrainConfig.from_dict(merged, where=str(config) if config else "settings")
     _run(cfg, resume)
 

@@ -63,7 +63,7 @@ def test_dry_run_2x2(tmp_path: Path) -> None:
     assert all(e.startswith("dancegen evaluate ") for e in evals)
     assert [t.split("--aggregator ")[1].split()[0] for t in trains] == ["nash", "nash", "linear", "linear"]
     assert [t.split("--music-encoders ")[1].split()[0] for t in trains] == ["stft", "mfcc", "stft", "mfcc"]
-    assert all("--genre-controller label" in t and "--tasks S,J,V,F" in t and "--steps 7" in t for t in trains)
+    assert all("--genre-controller none" in t and "--tasks" not in t and "--steps 7" in t for t in trains)
     assert f"--out {tmp_path / 'sweep' / 'nash__stft__none__s0' / 'report.json'}" in evals[0]
     assert not (tmp_path / "sweep").exists()  # a dry run writes nothing
 

@@ -231,3 +231,15 @@ def test_sample_descriptions_for_the_classification_loss():
     texts = sample_descriptions(labels, torch.Generator().manual_seed(0))
     train = {d.text: d.index for d in load_descriptions("train")}
     assert [train[t] for t in texts] == labels.tolist()
+
+
+def test_none_controller_gives_every_genre_the_same_zero_embedding():
+    ctrl = build_genre_controller("none")
+    assert not ctrl.trainable
+    assert not list(ctrl.parameters())
+    emb = ctrl.embed(torch.arange(16))
+    assert emb.shape == (16, 1)
+    assert not emb.any()
+    assert not ctrl(["fluid Dai folk", "something vague"]).embedding.any()
+    assert ctrl.predict("something vague").ambiguous
+    assert build_genre_controller(ctrl.config()).config() == ctrl.config()

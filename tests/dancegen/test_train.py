@@ -274,3 +274,26 @@ def test_torchrun_two_processes_keep_replicas_identical(data, tmp_path):
     hashes = [(out / f"replica_hash_rank{r}.txt").read_text() for r in (0, 1)]
     assert hashes[0] == hashes[1]
     assert len((out / "metrics.jsonl").read_text().splitlines()) == 2  # only rank 0 logs
+
+
+def test_none_controller_trains_without_genre_and_without_l_c(data, tmp_path):
+    """--genre-controller none (the paper's no-genre-control ablation): tasks default to S,J,V,F and the trained
+    model's dance does not depend on the requested genre."""
+    import numpy as np
+
+    from dancegen.pipeline import DancePipeline
+
+    out = tmp_path / "none"
+    args = [a for a in cli_args(data, out, "--steps", "2") if a not in ("--tasks", "S,J,V,F", "--controller-opt",
+                                                                         "embedding=onehot")]
+    args[args.index("label")] = "none"
+    proc = subprocess.run(args, env=ENV, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    line = json.loads((out / "metrics.jsonl").read_text().splitlines()[-1])
+    assert set(line["losses"]) == set("SJVF")
+    cfg = read_config(latest_checkpoint(out))
+    assert cfg["genre_controller"]["config"]["name"] == "none"
+    pipe = DancePipeline.from_checkpoint(out)
+    audio = (0.1 * np.random.default_rng(0).standard_normal(15360 * 2)).astype(np.float32)
+    a, b = (pipe(audio, 15360, genre=g, steps=3, seed=1).motion for g in ("Jazz", "Dai"))
+    assert torch.equal(a, b)

@@ -207,10 +207,11 @@ def backward(
     sync_ = Sync(sync, process_group)
     L_detached = sync_.mean_(L.detach().double().clone())
     if backend == "jacobian":
-        return _jacobian_backend(L, L_detached, shared, heads, agg, task_weighting, chunk_size, retain_graph, sync_)
+        return _jacobian_backend(L, L_detached, shared, heads, agg, task_weighting, chunk_size, retain_graph, sync_,
+                                 terms)
     if backend == "gramian":
         return _gramian_backend(L, L_detached, shared, heads, agg, task_weighting, chunk_size, block_numel,
-                                retain_graph, sync_)
+                                retain_graph, sync_, terms)
     if representation is None:
         raise ValueError("backend='representation' needs representation=<the shared activation tensor(s)>")
     reps = [representation] if isinstance(representation, Tensor) else list(representation)
@@ -227,9 +228,10 @@ def _finish(backend: str, space: str, L: Tensor, G: Tensor, w: Tensor | None, ag
 
 
 def _jacobian_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads: list[Tensor], agg: Aggregator,
-                      task_weighting: str, chunk_size: int | None, retain_graph: bool, sync: Sync) -> BackwardResult:
+                      task_weighting: str, chunk_size: int | None, retain_graph: bool, sync: Sync,
+                      terms: list[Tensor] | None) -> BackwardResult:
     inputs = shared + heads
-    J = jacobian(L, inputs, chunk_size=chunk_size, retain_graph=retain_graph)
+    J = jacobian(L, inputs, chunk_size=chunk_size, retain_graph=retain_graph, terms=terms)
     sync.mean_(J)
     P = sum(p.numel() for p in shared)
     J_shared = J[:, :P] if heads else J
@@ -274,11 +276,11 @@ def _blocks(params: list[Tensor], K: int, block_numel: int) -> list[list[Tensor]
 
 def _gramian_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads: list[Tensor], agg: Aggregator,
                      task_weighting: str, chunk_size: int | None, block_numel: int, retain_graph: bool,
-                     sync: Sync) -> BackwardResult:
+                     sync: Sync, terms: list[Tensor] | None) -> BackwardResult:
     K = L.shape[0]
     G = torch.zeros(K, K, dtype=torch.float64, device=L.device)
     for block in _blocks(shared, K, block_numel):
-        Jb = sync.mean_(jacobian(L, block, chunk_size=chunk_size, retain_graph=True))
+        Jb = sync.mean_(jacobian(L, block, chunk_size=chunk_size, retain_graph=True, terms=terms))
         G += gramian(Jb)
         del Jb
     G = check_gramian(G)

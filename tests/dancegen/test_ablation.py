@@ -126,7 +126,7 @@ def test_end_to_end_tiny_sweep(tmp_path: Path) -> None:
     out = tmp_path / "sweep"
     args = ["ablate", "--data", str(data), "--out", str(out), "--aggregators", "nash,linear", "--music-encoders",
             "stft", "--steps", "2", "--preset", "tiny", "--batch-size", "4", "--eval-steps", "2", "--threads", "1",
-            "--json"]
+            "--jobs", "2", "--json"]  # both runs at once: they share the feature cache and the genre classifier
     proc = _cli(*args)
     assert proc.returncode == 0, proc.stderr + proc.stdout
     summary = json.loads(proc.stdout)

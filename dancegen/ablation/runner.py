@@ -3,13 +3,15 @@ evaluate`` into ``RUN/report.json``, each a plain subprocess (logs in ``RUN/trai
 
 Resume: ``RUN/trained`` (training finished) and ``RUN/done`` (report written) are markers written atomically; a
 run with a ``report.json`` (written atomically by ``dancegen evaluate``) is skipped, one with ``trained`` only
-re-evaluates, and an interrupted training continues with ``dancegen train --resume`` from its latest checkpoint.
+re-evaluates, and an interrupted training continues with ``dancegen train --resume`` from its latest checkpoint
+(or starts again when it was interrupted before its first checkpoint).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -63,6 +65,8 @@ def run_one(state: RunState, s: SweepSettings, threads: int = 1) -> RunState:
     if not (d / TRAINED).is_file():
         state.status = "training"
         resume = (d / "train" / "latest").is_file()
+        if not resume and (d / "train").exists():  # interrupted before its first checkpoint: nothing to resume
+            shutil.rmtree(d / "train")
         t0 = time.perf_counter()
         code, last = _run(train_command(state.combo, s, d, resume=resume), d / "train.log", threads)
         state.train_seconds = time.perf_counter() - t0

@@ -171,3 +171,23 @@ def test_cli_errors(tmp_path: Path, args: list[str], message: str) -> None:
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("error:"), proc.stderr
     assert message in lines[0], proc.stderr
+
+
+def test_run_interrupted_before_its_first_checkpoint_starts_again(tmp_path: Path) -> None:
+    """A sweep killed while a run had logged steps but saved no checkpoint: the next sweep retrains that run
+    (``dancegen train`` refuses a non-empty --out without --resume, and there is nothing to resume)."""
+    from dancegen.ablation import RunState, run_one
+    from dancegen.data.synth import build
+
+    data = tmp_path / "data"
+    build(data, songs_per_genre=1, seconds=6, genres=["Breaking", "Jazz"])
+    settings = SweepSettings(data=data, out=tmp_path / "sweep", steps=2, preset="tiny", batch_size=4, eval_steps=2)
+    combo = build_grid("linear", "stft", "none", "0")[0]
+    run_dir = settings.out / combo.name
+    (run_dir / "train").mkdir(parents=True)
+    (run_dir / "train" / "metrics.jsonl").write_text('{"step": 1}\n')  # what an interrupted run leaves
+    state = run_one(RunState(combo, run_dir), settings, threads=1)
+    assert state.status == "done", state.error
+    assert (run_dir / "train" / "latest").is_file()
+    lines = [json.loads(x) for x in (run_dir / "train" / "metrics.jsonl").read_text().splitlines()]
+    assert all("losses" in x for x in lines)  # the stale line is gone with the interrupted run

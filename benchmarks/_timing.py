@@ -1,4 +1,4 @@
-"""Shared timing helper for the benchmark scripts (median of repeats after warm-up)."""
+"""Shared timing helper for the benchmark scripts: interleaved rounds, median per variant."""
 
 from __future__ import annotations
 
@@ -7,14 +7,18 @@ import time
 from collections.abc import Callable
 
 
-def median_time(fn: Callable[[], object], repeats: int = 20, warmup: int = 3, min_seconds: float = 0.0) -> float:
-    """Median wall time of ``fn()`` in seconds."""
+def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int = 20, warmup: int = 3) -> dict[str, float]:
+    """Median wall time (seconds) of each function over ``repeats`` rounds that call every function in turn, after
+    ``warmup`` untimed rounds: drift in the machine's state (load, clocks) hits every variant alike. Each function
+    runs twice in a row and the second call is timed, so none pays for memory its predecessor freed."""
     for _ in range(warmup):
-        fn()
-    times: list[float] = []
-    start = time.perf_counter()
-    while len(times) < repeats or time.perf_counter() - start < min_seconds:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
+        for fn in fns.values():
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            fn()
+            t0 = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - t0)
+    return {name: statistics.median(ts) for name, ts in times.items()}

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _timing import median_time
+from _timing import interleaved_medians
 
 import mtlkit
 
@@ -58,14 +58,15 @@ def main() -> None:
             mtlkit.backward(ls, trunk, agg, backend=backend, representation=z, task_params=heads)
         return run
 
-    base = median_time(plain, args.repeats)
+    fns = {"plain sum(losses).backward": plain}
+    fns.update({f"mtlkit {b}": with_backend(b) for b in ("representation", "gramian", "jacobian")})
+    med = interleaved_medians(fns, args.repeats)
+    base = med["plain sum(losses).backward"]
     print(f"MLP with {n_params / 1e6:.2f}M parameters, K={K}, batch {BATCH}, aggregator {args.aggregator}, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads, median of {args.repeats} interleaved rounds")
     print(f"{'step (forward + backward)':<28}{'ms':>10}{'ratio':>9}")
-    print(f"{'plain sum(losses).backward':<28}{base * 1e3:>10.2f}{1.0:>9.2f}")
-    for backend in ("representation", "gramian", "jacobian"):
-        t = median_time(with_backend(backend), args.repeats)
-        print(f"{'mtlkit ' + backend:<28}{t * 1e3:>10.2f}{t / base:>9.2f}")
+    for name, t in med.items():
+        print(f"{name:<28}{t * 1e3:>10.2f}{t / base:>9.2f}")
 
 
 if __name__ == "__main__":

@@ -13,8 +13,8 @@ step (forward, the five task losses [S, J, V, F, C], backward, optimiser step) w
   normalised Gramian, the cvxpy/ECOS sequential-convex Nash solve (20 outer iterations, warm-started), then an
   ordinary backward of ``Σ α_i L_i``.
 
-Random inputs (batch of 120-frame windows); the best of ``repeats`` interleaved rounds after one warm-up step
-(minimum, not median: robust to load from other processes). Targets: nash with the
+Random inputs (4 batches of 120-frame windows, used in turn); the best of ``repeats`` interleaved rounds after
+one warm-up step (minimum, not median: robust to load from other processes). Targets: nash with the
 representation backend ≤ 1.25× the linear step; ≥ 4× faster than the official-style step.
 
     python benchmarks/train_step.py [--presets small paper] [--batch 8] [--repeats 3] [--threads N]
@@ -42,9 +42,10 @@ BACKENDS = ("jacobian", "gramian", "representation")
 
 
 class Setup:
-    """Model, head, optimiser and one fixed random batch."""
+    """Model, head, optimiser and a few fixed random batches, used in turn: the Gramian changes from one step to
+    the next as in training, so no solver's warm start is already the answer."""
 
-    def __init__(self, preset: str, batch: int, seed: int = 0) -> None:
+    def __init__(self, preset: str, batch: int, seed: int = 0, n_batches: int = 4) -> None:
         torch.manual_seed(seed)
         self.model = GCDanceDenoiser(ModelConfig.preset(preset, music_dim=705, genre_dim=384, dropout=0.0))
         self.head = nn.Sequential(nn.Linear(384, 256), nn.GELU(), nn.Linear(256, 16))
@@ -53,23 +54,27 @@ class Setup:
         self.sched = DiffusionScheduler()
         self.skeleton = Skeleton.default()
         g = torch.Generator().manual_seed(seed)
-        self.x0 = torch.rand(batch, 120, 319, generator=g) * 2 - 1
-        self.x0[..., :4] = (self.x0[..., :4] > 0).float()
-        self.t = torch.randint(0, 1000, (batch,), generator=g)
-        self.noise = torch.randn(self.x0.shape, generator=g)
-        self.music = torch.randn(batch, 120, 705, generator=g)
-        self.genre = torch.randn(batch, 384, generator=g)
-        self.text = torch.randn(batch, 384, generator=g)
-        self.labels = torch.randint(0, 16, (batch,), generator=g)
-        self.drop = torch.rand(batch, generator=g) < 0.25
+        self.batches = [self._batch(batch, g) for _ in range(n_batches)]
+        self.calls = 0
         self.w = torch.tensor([EDGE_WEIGHTS.get(t, 1.0) for t in TASKS])
+
+    @staticmethod
+    def _batch(batch: int, g: torch.Generator) -> dict[str, torch.Tensor]:
+        x0 = torch.rand(batch, 120, 319, generator=g) * 2 - 1
+        x0[..., :4] = (x0[..., :4] > 0).float()
+        return {"x0": x0, "t": torch.randint(0, 1000, (batch,), generator=g),
+                "noise": torch.randn(x0.shape, generator=g), "music": torch.randn(batch, 120, 705, generator=g),
+                "genre": torch.randn(batch, 384, generator=g), "text": torch.randn(batch, 384, generator=g),
+                "labels": torch.randint(0, 16, (batch,), generator=g), "drop": torch.rand(batch, generator=g) < 0.25}
 
     def forward(self) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor]:
         """The five task losses as separate scalars (as ``dancegen train`` passes them), x̂0 and the logits."""
-        x_t = self.sched.add_noise(self.x0, self.noise, self.t)
-        pred = self.model(x_t, self.t, self.music, self.genre, self.drop)
-        logits = self.head(self.text)
-        terms = task_loss_terms(pred, self.x0, self.skeleton, logits, self.labels)
+        b = self.batches[self.calls % len(self.batches)]
+        self.calls += 1
+        x_t = self.sched.add_noise(b["x0"], b["noise"], b["t"])
+        pred = self.model(x_t, b["t"], b["music"], b["genre"], b["drop"])
+        logits = self.head(b["text"])
+        terms = task_loss_terms(pred, b["x0"], self.skeleton, logits, b["labels"])
         return list(terms.values()), pred, logits
 
     def finish(self) -> None:

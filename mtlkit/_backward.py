@@ -21,6 +21,7 @@ Parameters that only some losses use (task heads) go in ``task_params``: they ge
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -252,14 +253,24 @@ def _jacobian_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads: list[
 
 
 def _apply_synced(L: Tensor, w: Tensor, shared: list[Tensor], heads: list[Tensor], grads: list[Tensor | None],
-                  task_weighting: str, retain_graph: bool, sync: Sync) -> None:
-    """Average the shared gradients over ranks and accumulate them; then the task heads' own gradients."""
+                  task_weighting: str, retain_graph: bool, sync: Sync,
+                  head_rows: list[list[Tensor | None]] | None = None) -> None:
+    """Average the shared gradients over ranks and accumulate them; then the task heads' own gradients (from the
+    per-task ``head_rows`` when they were computed already, else by one more backward)."""
     sync.mean_all_(grads)
     _accumulate(shared, grads)
-    if heads:
+    if not heads:
+        return
+    if head_rows is None:
         head_grads = _task_grads(L, heads, w if task_weighting == "weighted" else None, retain_graph)
-        sync.mean_all_(head_grads)
-        _accumulate(heads, head_grads)
+    else:
+        c = w.tolist() if task_weighting == "weighted" else [1.0] * len(head_rows)
+        head_grads = []
+        for i in range(len(heads)):
+            parts = [row[i] * ck for row, ck in zip(head_rows, c) if row[i] is not None]
+            head_grads.append(torch.stack(parts).sum(0) if len(parts) > 1 else parts[0] if parts else None)
+    sync.mean_all_(head_grads)
+    _accumulate(heads, head_grads)
 
 
 def _blocks(params: list[Tensor], K: int, block_numel: int) -> list[list[Tensor]]:
@@ -292,18 +303,40 @@ def _gramian_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads: list[T
     return _finish("gramian", "parameters", L_d, G, w, agg, update_norm)
 
 
+def _per_task_rows(terms: list[Tensor], reps: list[Tensor], heads: list[Tensor]
+                   ) -> tuple[Tensor, list[list[Tensor | None]]]:
+    """One backward per loss over its own graph: the (K, Σ numel) Jacobian w.r.t. the representation(s) and each
+    loss's gradients w.r.t. the heads in the same pass (None where a loss does not reach a head)."""
+    sizes = [r.numel() for r in reps]
+    dtype = functools.reduce(torch.promote_types, [r.dtype for r in reps])
+    Jz = torch.empty(len(terms), sum(sizes), dtype=dtype, device=reps[0].device)
+    head_rows = []
+    for k, term in enumerate(terms):
+        g = torch.autograd.grad(term, [*reps, *heads], retain_graph=True, allow_unused=True)
+        offset = 0
+        for gr, n in zip(g, sizes):
+            block = Jz[k, offset : offset + n]
+            block.zero_() if gr is None else block.copy_(gr.reshape(-1))
+            offset += n
+        head_rows.append(list(g[len(reps):]))
+    return Jz, head_rows
+
+
 def _representation_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads: list[Tensor], reps: list[Tensor],
                             agg: Aggregator, task_weighting: str, chunk_size: int | None, retain_graph: bool,
                             sync: Sync, terms: list[Tensor] | None) -> BackwardResult:
-    if chunk_size is None and terms is not None:
-        chunk_size = 1  # the losses' graphs below the representation are usually disjoint heads: one each
-    Jz = jacobian(L, reps, chunk_size=chunk_size, retain_graph=True, terms=terms)
+    head_rows = None
+    if terms is not None and chunk_size in (None, 1):  # the losses' graphs below the representation are usually
+        Jz, head_rows = _per_task_rows(terms, reps, heads)  # disjoint heads: one backward each, heads included
+    else:
+        Jz = jacobian(L, reps, chunk_size=chunk_size, retain_graph=True)
     G = sync.representation_gramian_(gramian(Jz))
     G = check_gramian(G)
     w = _weights(agg, G, L_d)
     gz = _split(w.to(Jz.dtype) @ Jz, reps)
     del Jz
+    keep = retain_graph or (bool(heads) and head_rows is None)
     grads = list(torch.autograd.grad(reps, shared, grad_outputs=[g.view_as(r) for g, r in zip(gz, reps)],
-                                     retain_graph=retain_graph or bool(heads), allow_unused=True))
-    _apply_synced(L, w, shared, heads, grads, task_weighting, retain_graph, sync)
+                                     retain_graph=keep, allow_unused=True))
+    _apply_synced(L, w, shared, heads, grads, task_weighting, retain_graph, sync, head_rows)
     return _finish("representation", "representation", L_d, G, w, agg, None)

@@ -2,7 +2,7 @@
 
 Builds a randomly initialised pipeline (``small`` preset unless ``--preset``; STFT music features, label
 controller) and times N clips at S DDIM steps (CFG) both ways in the same process, then prints seconds per clip
-and the ratio. The motions agree to float rounding (tests/dancegen/test_clip_batch.py checks it).
+and the ratio. The motions agree to float rounding (tests/dancegen/test_pipeline.py checks it).
 
     python benchmarks/clip_batch.py [--clips 32] [--steps 10] [--batch 16] [--preset small] [--threads 1]
 """

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from dancegen.clip_batch import ClipRequest, generate_clips
 from dancegen.constraints import Constraint, constraint_mask, parse_keep
 from dancegen.diffusion import DiffusionScheduler
 from dancegen.errors import DancegenError
@@ -276,3 +277,23 @@ def test_ten_minute_song_holds_one_chunk_at_a_time(pipe: DancePipeline) -> None:
     assert len(batches) == 38
     # audio (37 MB), features and the output buffer (23 MB) grow with the song; the sampler's tensors do not
     assert grown_mib < 200
+
+
+# --------------------------------------------------------------------------- batched clips (evaluation)
+@pytest.mark.parametrize("eta", [1.0, 0.0])
+def test_batched_clips_equal_one_by_one(pipe: DancePipeline, eta: float) -> None:
+    reqs = [ClipRequest(song(4.0, 0), SR, seed=3, genre="Jazz"), ClipRequest(song(2.5, 1), SR, seed=7, genre="Dai"),
+            ClipRequest(song(4.0, 2), SR, seed=3, genre="Popping"), ClipRequest(song(3.0, 3), SR, seed=11,
+                                                                                  genre="Jazz")]
+    alone = [pipe(r.audio, r.sr, genre=r.genre, steps=4, seed=r.seed, eta=eta).motion[0] for r in reqs]
+    for batch_size in (1, 3, 4):
+        got = generate_clips(pipe, reqs, steps=4, eta=eta, batch_size=batch_size)
+        assert [g.shape for g in got] == [a.shape for a in alone] == [(120, 319), (75, 319), (120, 319), (90, 319)]
+        for g, a in zip(got, alone):
+            torch.testing.assert_close(g, a, atol=1e-3, rtol=1e-3)  # batched matmuls round differently
+    assert not torch.allclose(alone[0], alone[2])  # same seed, other music and genre: another dance
+
+
+def test_long_clip_is_refused(pipe: DancePipeline) -> None:
+    with pytest.raises(DancegenError, match="at most 120 frames"):
+        generate_clips(pipe, [ClipRequest(song(5.0, 0), SR, seed=0, genre="Jazz")], steps=2)

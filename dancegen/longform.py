@@ -128,3 +128,12 @@ class Stitcher:
             self.motion[:, s:s + o] = blend(self.motion[:, s:s + o], m[:, :o], crossfade_weights(o))
         self.motion[:, s + o:window.end] = m[:, o:]
         self.filled = window.end
+
+    def write(self, start: int, motion: Tensor) -> None:
+        """Overwrite frames ``[start, start + length)`` with ``motion`` (V, length, 319), no cross-fade: for windows
+        that already agree over their overlaps (consensus sampling). ``start`` must not leave a gap."""
+        if start > self.filled:
+            raise DancegenError(f"cannot write from frame {start}: frames up to {self.filled} are stitched")
+        m = motion.detach().to("cpu", torch.float32)
+        self.motion[:, start:start + m.shape[1]] = m
+        self.filled = max(self.filled, start + m.shape[1])

@@ -32,12 +32,15 @@ from .constraints import Constraint, constraint_mask
 from .diffusion import DiffusionScheduler
 from .errors import DancegenError
 from .genre.controller import GenrePrediction
-from .longform import FPS, HOP, WINDOW, Stitcher, Window, canonical_rot6d, plan_windows
-from .motion.layout import FINEDANCE_CHANNELS, NUM_CHANNELS, ROOT
+from .longform import FPS, HOP, WINDOW, Window, canonical_rot6d, plan_windows
+from .motion.layout import CONTACTS, FINEDANCE_CHANNELS, NUM_CHANNELS, ROOT
+from .window_sampler import LONGFORM_MODES, WindowSampler
 
 #: ``progress(done, total)``: called after every reverse step; units are window-steps (windows × steps).
 ProgressCallback = Callable[[int, int], None]
 PAD_MODES = ("repeat", "zero")
+#: Post-processing of a generated dance (see :meth:`DancePipeline.__call__`).
+CLEANUP_MODES = ("feet", "floor", "none")
 
 
 @dataclass
@@ -60,6 +63,7 @@ class GenerationResult:
     stats: dict[str, Any] = field(default_factory=dict)
     fps: int = FPS
     window_motions: list[Tensor] | None = None
+    quality: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def variations(self) -> int:
@@ -69,7 +73,7 @@ class GenerationResult:
         """JSON-ready summary (everything but the motion array)."""
         return {"genre": self.genre.to_dict(), "duration": round(self.duration, 4), "frames": self.frames,
                 "fps": self.fps, "variations": self.variations, "settings": self.settings, "stats": self.stats,
-                "windows": [w.to_dict() for w in self.windows]}
+                "quality": self.quality, "windows": [w.to_dict() for w in self.windows]}
 
 
 def default_checkpoint_dir() -> Path:
@@ -212,18 +216,30 @@ class DancePipeline:
                  steps: int = 50, guidance: float = 2.7, eta: float = 1.0, seed: int = 0, variations: int = 1,
                  constraints: Sequence[Constraint] = (), reference: Any = None, window_batch: int = 16,
                  progress: ProgressCallback | None = None, pad: str = "repeat", keep_windows: bool = False,
-                 song_key: str | None = None) -> GenerationResult:
+                 song_key: str | None = None, longform: str = "blend", cleanup: str = "feet",
+                 stage: Callable[[str], None] | None = None) -> GenerationResult:
         """Generate ``variations`` dances for ``audio`` (samples at ``sr`` Hz) in the genre of ``text`` / ``genre``.
 
         ``constraints`` + ``reference`` edit a reference motion (its masked entries are kept). ``window_batch``
         windows are sampled at once (memory ∝ variations × window_batch). Results depend on ``seed`` and on
         ``window_batch`` (chunk boundaries use the previous chunk's final motion). ``pad``: how a song shorter than
         4 s is padded and ``song_key`` (see :meth:`encode_music`). ``keep_windows`` keeps every window's
-        motion (debugging).
+        motion (debugging). ``longform``: how windows become one dance, ``blend`` (consensus denoising, default) or
+        ``inpaint`` (the paper's scheme), see :mod:`dancegen.window_sampler`. The dance is always placed on the floor
+        ``cleanup``: ``feet`` (default) places the dance on the floor
+        (:func:`~dancegen.motion.floor.place_on_floor`: no height drift), locks planted feet and keeps every foot joint
+        above the floor (:func:`~dancegen.motion.footlock.lock_feet`); ``floor`` only places it on the floor;
+        ``none`` returns the model's raw output (what published evaluations score). ``stage(label)``
+        is called as each part starts (genre, music features, sampling, clean-up); their times go to ``stats``.
         """
+        if longform not in LONGFORM_MODES:
+            raise DancegenError(f"longform must be one of {', '.join(LONGFORM_MODES)}, got {longform!r}")
+        if cleanup not in CLEANUP_MODES:
+            raise DancegenError(f"cleanup must be one of {', '.join(CLEANUP_MODES)}, got {cleanup!r}")
         with torch.inference_mode():
             result = self._generate(audio, sr, text, genre, steps, guidance, eta, seed, variations, constraints,
-                                    reference, window_batch, progress, pad, keep_windows, song_key)
+                                    reference, window_batch, progress, pad, keep_windows, song_key, longform,
+                                    cleanup, stage or (lambda label: None))
         # plain tensors (not inference tensors), so callers may modify them in place
         result.motion = result.motion.clone()
         if result.window_motions is not None:
@@ -233,7 +249,8 @@ class DancePipeline:
     def _generate(self, audio: np.ndarray, sr: int, text: str | None, genre: str | None, steps: int,
                   guidance: float, eta: float, seed: int, variations: int, constraints: Sequence[Constraint],
                   reference: Any, window_batch: int, progress: ProgressCallback | None, pad: str,
-                  keep_windows: bool, song_key: str | None) -> GenerationResult:
+                  keep_windows: bool, song_key: str | None, longform: str, cleanup: str,
+                  stage: Callable[[str], None]) -> GenerationResult:
         t0 = time.perf_counter()
         if variations < 1:
             raise DancegenError(f"variations must be >= 1, got {variations}")
@@ -245,7 +262,10 @@ class DancePipeline:
         if reference is not None and not constraints:
             raise DancegenError("a reference motion needs constraints saying what to keep, e.g. "
                                 "Constraint.keep('body') or Constraint.keyframes([0, 60, 119])")
+        stage("genre from the text" if genre is None else "genre label")
         pred, genre_emb = self.resolve_genre(text, genre)
+        t_genre = time.perf_counter() - t0
+        stage(f"music features ({getattr(self.music_encoder, 'name', '') or type(self.music_encoder).__name__})")
         music, duration, frames = self.encode_music(audio, sr, pad, song_key)
         t_prepare = time.perf_counter() - t0
         windows = plan_windows(frames, WINDOW, HOP, window_batch)
@@ -254,126 +274,67 @@ class DancePipeline:
         if reference is not None:
             ref_mask = constraint_mask(constraints, frames)
             ref = self.prepare_reference(reference, frames, ref_mask)
-        sampler = _WindowSampler(self, music, genre_emb, windows, variations, span, ref, ref_mask, steps,
-                                 guidance, eta, seed, progress, keep_windows)
+        stage(f"sampling {len(windows)} window(s) × {steps} steps")
+        sampler = WindowSampler(self, music, genre_emb, windows, variations, span, ref, ref_mask, steps,
+                                guidance, eta, seed, progress, keep_windows, longform)
         motion = sampler.run()[:, :frames]
         motion = canonical_rot6d(motion)
         if ref is not None and ref_mask is not None:
             motion = torch.where(ref_mask, ref, motion)  # the known part, exactly
+        t_sampled = time.perf_counter()
+        if cleanup != "none":
+            stage("floor placement" + (" and foot clean-up" if cleanup == "feet" else ""))
+            motion = self._finish(motion, ref, ref_mask, cleanup == "feet")
+        t_cleanup = time.perf_counter() - t_sampled
         settings = {"steps": steps, "guidance": guidance, "eta": eta, "seed": seed, "variations": variations,
-                    "window_batch": window_batch, "pad": pad, "window": WINDOW, "hop": HOP,
+                    "window_batch": window_batch, "pad": pad, "window": WINDOW, "hop": HOP, "longform": longform,
+                    "cleanup": cleanup,
                     "constraints": [repr(c) for c in constraints], "edited": reference is not None,
                     "checkpoint": self.checkpoint_id}
         total = time.perf_counter() - t0
         stats = {"seconds": round(total, 4), "prepare_seconds": round(t_prepare, 4),
-                 "sampling_seconds": round(total - t_prepare, 4),
+                 "genre_seconds": round(t_genre, 4), "features_seconds": round(t_prepare - t_genre, 4),
+                 "sampling_seconds": round(total - t_prepare - t_cleanup, 4),
+                 "cleanup_seconds": round(t_cleanup, 4),
                  "windows": len(windows), "chunks": windows[-1].chunk + 1,
                  "max_windows_in_flight": sampler.max_in_flight, "device": str(self.device)}
+        quality = [self.quality(motion[v], windows) for v in range(variations)]
         return GenerationResult(motion, pred, duration, frames, windows, settings, stats,
-                                window_motions=sampler.kept if keep_windows else None)
+                                window_motions=sampler.kept if keep_windows else None, quality=quality)
 
+    def _finish(self, motion: Tensor, ref: Tensor | None, ref_mask: Tensor | None, foot_cleanup: bool) -> Tensor:
+        """Floor placement (root height only), then optional foot locking; reference entries stay exact."""
+        from .motion.floor import place_on_floor
 
-class _WindowSampler:
-    """The chunked wavefront sampler behind :meth:`DancePipeline.__call__` (one instance per call)."""
+        kept = None if ref_mask is None else ref_mask[:, ROOT.start + 1]
+        motion = place_on_floor(motion, self.skeleton, kept=kept)
+        if foot_cleanup:
+            from .motion.footlock import lock_feet
 
-    def __init__(self, pipe: DancePipeline, music: Tensor, genre_emb: Tensor, windows: list[Window],
-                 variations: int, span: int, ref: Tensor | None, ref_mask: Tensor | None, steps: int,
-                 guidance: float, eta: float, seed: int, progress: ProgressCallback | None,
-                 keep_windows: bool = False) -> None:
-        self.model, self.sched, self.norm = pipe.model, pipe.scheduler, pipe.normalizer
-        self.dev = pipe.device
-        self.music, self.genre_emb, self.windows, self.V = music, genre_emb, windows, variations
-        self.steps, self.guidance, self.eta, self.progress = steps, guidance, eta, progress
-        self.generator = torch.Generator(device=self.dev).manual_seed(int(seed))
-        self.stitcher = Stitcher(variations, span)
-        self.max_in_flight = 0
-        self.keep_windows = keep_windows
-        self.kept: list[Tensor] = []
-        self.done, self.total = 0, len(windows) * steps
-        # reference values and masks over the whole padded span (frames past the song are never known)
-        self.ref = self.ref_mask = None
+            motion = lock_feet(motion, self.skeleton, floor=_floor_level(motion, self.skeleton, kept))
         if ref is not None and ref_mask is not None:
-            self.ref = torch.zeros(span, NUM_CHANNELS)
-            self.ref[: ref.shape[0]] = ref
-            self.ref_mask = torch.zeros(span, NUM_CHANNELS, dtype=torch.bool)
-            self.ref_mask[: ref_mask.shape[0]] = ref_mask
-        # carried from the previous chunk: its last window's final normalised motion and song-space root offset
-        self.prev_x: Tensor | None = None
-        self.prev_offset = torch.zeros(variations, 3, device=self.dev)
-        if self.ref is not None:
-            self.prev_offset[:] = self.ref[0, ROOT].to(self.dev)  # the dance starts where the reference starts
+            motion = torch.where(ref_mask, ref, motion)
+        return motion
 
-    def run(self) -> Tensor:
-        chunks: dict[int, list[Window]] = {}
-        for w in self.windows:
-            chunks.setdefault(w.chunk, []).append(w)
-        for chunk in chunks.values():
-            self._sample_chunk(chunk)
-        return self.stitcher.motion
+    def quality(self, motion: Tensor, windows: Sequence[Window] = ()) -> dict[str, Any]:
+        """Whole-song figures of one (frames, 319) dance (:func:`dancegen.metrics.longform.longform_report`)."""
+        from .metrics.longform import longform_report, window_boundaries
+        from .motion.kinematics import forward_kinematics
 
-    def _sample_chunk(self, chunk: list[Window]) -> None:
-        V, C, W = self.V, len(chunk), WINDOW
-        self.max_in_flight = max(self.max_in_flight, C)
-        music = torch.stack([self.music[w.start:w.end] for w in chunk]).to(self.dev)
-        music = music.expand(V, *music.shape).reshape(V * C, W, -1)
-        genre = self.genre_emb.expand(V * C, -1)
-        ref_vals = ref_mask = None
-        if self.ref is not None and self.ref_mask is not None:
-            ref_vals = torch.stack([self.ref[w.start:w.end] for w in chunk]).to(self.dev)
-            ref_mask = torch.stack([self.ref_mask[w.start:w.end] for w in chunk]).to(self.dev)
-        x = torch.randn((V, C, W, NUM_CHANNELS), generator=self.generator, device=self.dev)
-        known = mask = offsets = None
-        for t, t_prev in self.sched.step_pairs(self.steps):
-            tt = torch.full((V * C,), t, dtype=torch.long, device=self.dev)
-            x0 = self.model.guided_forward(x.reshape(V * C, W, NUM_CHANNELS), tt, music, genre, self.guidance)
-            x0 = self.sched.maybe_clip(x0.view(V, C, W, NUM_CHANNELS))
-            known, mask, offsets = self._known(chunk, x0, ref_vals, ref_mask)
-            x = self.sched.ddim_step(x0, t, t_prev, x, eta=self.eta, generator=self.generator)
-            if bool(mask.any()):
-                x = self.sched.replace_known(x, known, mask.expand_as(x), t_prev, generator=self.generator)
-            self.done += C
-            if self.progress is not None:
-                self.progress(self.done, self.total)
-        assert offsets is not None
-        raw = self.norm.unnormalize(x)
-        raw[..., ROOT] += offsets[:, :, None, :]
-        for c, w in enumerate(chunk):
-            self.stitcher.add(w, raw[:, c])
-            if self.keep_windows:
-                self.kept.append(raw[:, c].to("cpu", copy=True))
-        self.prev_x, self.prev_offset = x[:, -1].clone(), offsets[:, -1].clone()
+        joints = forward_kinematics(motion.detach().to("cpu", torch.float32), self.skeleton.to("cpu")).numpy()
+        return longform_report(joints, motion[:, CONTACTS].detach().cpu().numpy(), window_boundaries(windows))
 
-    def _known(self, chunk: list[Window], x0: Tensor, ref_vals: Tensor | None, ref_mask: Tensor | None
-               ) -> tuple[Tensor, Tensor, Tensor]:
-        """Known values (V, C, W, 319, normalised), mask (1, C, W, 319) and song-space root offsets (V, C, 3).
 
-        Window i's first ``overlap`` frames are the previous window's completed x̂0 from frame ``start_i −
-        start_{i−1}`` on, re-centred on that frame's root; reference entries (root taken relative to the window's
-        song-space offset) override them. Windows are completed in order because each feeds the next.
-        """
-        V, C, W, _ = x0.shape
-        known = torch.zeros_like(x0)
-        mask = torch.zeros(1, C, W, NUM_CHANNELS, dtype=torch.bool, device=x0.device)
-        offsets = torch.zeros(V, C, 3, device=x0.device)
-        completed: list[Tensor] = []
-        for c, w in enumerate(chunk):
-            src, src_off = (completed[c - 1], offsets[:, c - 1]) if c else (self.prev_x, self.prev_offset)
-            if w.overlap and src is not None:
-                tail = self.norm.unnormalize(src[:, W - w.overlap:])
-                anchor = tail[:, 0, ROOT].clone()
-                tail[..., ROOT] -= anchor[:, None]
-                known[:, c, : w.overlap] = self.norm.normalize(tail)
-                mask[:, c, : w.overlap] = True
-                offsets[:, c] = src_off + anchor
-            else:  # the song's first window: starts at the reference's root (or the origin)
-                offsets[:, c] = self.prev_offset
-            if ref_vals is not None and ref_mask is not None:
-                local = ref_vals[c].expand(V, W, NUM_CHANNELS).clone()
-                local[..., ROOT] -= offsets[:, c, None]
-                known[:, c] = torch.where(ref_mask[c], self.norm.normalize(local), known[:, c])
-                mask[0, c] |= ref_mask[c]
-            completed.append(torch.where(mask[:, c], known[:, c], x0[:, c]))
-        return known, mask, offsets
+def _floor_level(motion: Tensor, skeleton: Any, kept: Tensor | None) -> float:
+    """The height the feet are locked to: the standard floor, or the reference's where an edit keeps root heights."""
+    from .motion.floor import FLOOR_CLEARANCE, floor_track
+    from .motion.kinematics import forward_kinematics
+
+    if kept is None or not bool(kept.any()):
+        return FLOOR_CLEARANCE
+    joints = forward_kinematics(motion.detach().to("cpu", torch.float32), skeleton.to("cpu"))
+    track = floor_track(joints[..., 1].amin(dim=-1).numpy())
+    return float(np.median(track[..., kept.cpu().numpy()]))
 
 
 def _load_checkpoint_parts(path: Path, ema: bool = True) -> dict[str, Any]:

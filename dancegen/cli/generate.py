@@ -22,6 +22,10 @@ _TEXT = Opt("--text", help="Describe the dance or music; the genre controller pi
 _GENRE = Opt("--genre", help="A genre label (Jazz, Dai, Breaking, …): bypasses the text classifier.")
 _OUT = Opt("--out", help="Output folder (default: ./<song name>-dance).")
 _FORMAT = Opt("--format", help="Comma-separated exports among npz, bvh, html, mp4, pkl.")
+_LONGFORM = Opt("--longform", help="How 4-s windows become one dance: blend (soft continuation, smooth seams), "
+                "consensus (windows averaged while denoising) or inpaint (the paper's scheme).")
+_CLEANUP = Opt("--cleanup", help="feet: on the floor, planted feet locked (leg IK), no foot below the floor; "
+               "floor: only placed on the floor (no height drift); none: the model's raw output.")
 
 
 def _device(name: str) -> str:
@@ -83,7 +87,9 @@ def _write_json(path: Path, data: dict[str, Any]) -> None:
 def _run(song: Path, text: str | None, genre: str | None, checkpoint: Path | None, out: Path | None, seed: int,
          steps: int, guidance: float, eta: float, variations: int, formats: str, device: str, window_batch: int,
          pad: str, as_json: bool, no_progress: bool, constraints: list[Any] | None = None,
-         reference: Any = None) -> None:
+         reference: Any = None, longform: str = "blend", cleanup: str = "feet") -> None:
+    import time
+
     from rich.console import Console
 
     from ..errors import DancegenError
@@ -95,17 +101,35 @@ def _run(song: Path, text: str | None, genre: str | None, checkpoint: Path | Non
         raise DancegenError("give --text \"a description of the dance\" or --genre NAME (e.g. --genre Jazz)")
     if variations < 1:
         raise DancegenError(f"--variations must be >= 1, got {variations}")
+    from ..pipeline import CLEANUP_MODES
+    from ..window_sampler import LONGFORM_MODES
+
+    if longform not in LONGFORM_MODES:
+        raise DancegenError(f"--longform {longform!r}: expected one of {', '.join(LONGFORM_MODES)}")
+    if cleanup not in CLEANUP_MODES:
+        raise DancegenError(f"--cleanup {cleanup!r}: expected one of {', '.join(CLEANUP_MODES)}")
     format_list = _check_formats(formats)
+    err = Console(stderr=True)
+    quiet = as_json or no_progress
+
+    def stage(label: str) -> None:
+        if not quiet:
+            err.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {label} …")
+
+    t0 = time.perf_counter()
+    stage(f"reading {song.name}")
     audio, sr = load_audio(song)
+    stage("loading the model")
     pipe = DancePipeline.from_checkpoint(checkpoint, device=_device(device))
     if checkpoint is None:
         from ..demo import BUNDLED_NOTICE
 
         typer.echo(BUNDLED_NOTICE, err=True)
-    err = Console(stderr=True)
+    load_seconds = time.perf_counter() - t0
     kwargs = {"text": text, "genre": genre, "steps": steps, "guidance": guidance, "eta": eta, "seed": seed,
               "variations": variations, "constraints": constraints or (), "reference": reference,
-              "window_batch": window_batch, "pad": pad, "song_key": song.stem}
+              "window_batch": window_batch, "pad": pad, "song_key": song.stem, "longform": longform,
+              "cleanup": cleanup, "stage": stage}
     if no_progress:
         result = pipe(audio, sr, **kwargs)
     else:
@@ -119,6 +143,7 @@ def _run(song: Path, text: str | None, genre: str | None, checkpoint: Path | Non
                 bar.update(task, completed=done, total=total)
 
             result = pipe(audio, sr, progress=progress, **kwargs)
+    result.stats["load_seconds"] = round(load_seconds, 4)
     target = out if out is not None else Path(f"{song.stem}-dance")
     files: dict[str, dict[str, str]] = {}
     for v in range(result.variations):
@@ -142,8 +167,11 @@ def _print_table(summary: dict[str, Any]) -> None:
 
     g = summary["genre"]
     genre = f"{g['genre']} ({g['source']})"
-    if g["ambiguous"]:
-        genre += " — ambiguous, top 3: " + ", ".join(f"{t['genre']} {t['probability']:.2f}" for t in g["top3"])
+    top3 = ", ".join(f"{t['genre']} {t['probability']:.2f}" for t in g["top3"])
+    if g["source"] == "classifier":
+        genre += f" — the prompt names none of the genres; closest: {top3}"
+    elif g["ambiguous"]:
+        genre += f" — ambiguous, top 3: {top3}"
     s, st = summary["settings"], summary["stats"]
     table = Table(title="dancegen", show_header=False)
     table.add_column(style="bold")
@@ -156,13 +184,29 @@ def _print_table(summary: dict[str, Any]) -> None:
                   f"{st['windows']} windows in {st['chunks']} chunk(s)")
     if s["constraints"]:
         table.add_row("kept", "; ".join(s["constraints"]))
-    table.add_row("time", f"{st['seconds']:.2f} s on {st['device']}")
+    for v, q in enumerate(summary.get("quality") or []):
+        label = "quality" if summary["variations"] == 1 else f"quality {v}"
+        table.add_row(label, _quality_line(q))
+    table.add_row("time", f"{st['seconds']:.2f} s on {st['device']} (features {st.get('features_seconds', 0):.1f} s, "
+                  f"sampling {st['sampling_seconds']:.1f} s, clean-up {st.get('cleanup_seconds', 0):.1f} s)")
+    table.add_row("clean-up", {"feet": "on the floor, planted feet locked", "floor": "on the floor, feet as sampled",
+                               "none": "none (raw model output)"}[s.get("cleanup", "feet")])
     for v, paths in summary["files"].items():
         label = "summary" if v == "summary" else ("files" if summary["variations"] == 1 else f"variation {v}")
         for fmt, path in paths.items():
             table.add_row(label, f"{path}  [{fmt}]")
             label = ""
     Console().print(table)
+
+
+def _quality_line(q: dict[str, Any]) -> str:
+    """The whole-song figures (docs/dancegen/metrics.md, 'Whole songs') on one line."""
+    seam = "–" if q.get("seam_ratio") is None else f"{q['seam_ratio']:.2f}"
+    line = (f"seam ratio {seam}, height drift {q['height_drift_m'] * 100:+.1f} cm, floor deviation "
+            f"{q['floor_deviation_m'] * 100:.1f} cm, penetration {q['penetration_max_m'] * 100:.1f} cm")
+    if "contact_skating_mps" in q:
+        line += f", planted-foot skating {q['contact_skating_mps']:.3f} m/s"
+    return line + f", joint speed {q['joint_speed_mps']:.2f} m/s"
 
 
 @app.command()
@@ -181,12 +225,14 @@ def generate(
     device: Annotated[str, Opt(help="auto, cpu, cuda, cuda:N.")] = "auto",
     window_batch: Annotated[int, Opt(help="4-s windows sampled at once (memory vs speed).")] = 16,
     pad: Annotated[str, Opt(help="Songs under 4 s: repeat (tile the song) or zero (silence).")] = "repeat",
+    longform: Annotated[str, _LONGFORM] = "blend",
+    cleanup: Annotated[str, _CLEANUP] = "feet",
     as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON.")] = False,
     no_progress: Annotated[bool, Opt("--no-progress", help="No progress bar.")] = False,
 ) -> None:
     """Generate a dance for SONG in the genre of --text or --genre and write it in the chosen formats."""
     _run(song, text, genre, checkpoint, out, seed, steps, guidance, eta, variations, formats, device, window_batch,
-         pad, as_json, no_progress)
+         pad, as_json, no_progress, longform=longform, cleanup=cleanup)
 
 
 @app.command()
@@ -210,6 +256,8 @@ def edit(
     formats: Annotated[str, _FORMAT] = "npz,bvh,html",
     device: Annotated[str, Opt(help="auto, cpu, cuda, cuda:N.")] = "auto",
     window_batch: Annotated[int, Opt(help="4-s windows sampled at once.")] = 16,
+    longform: Annotated[str, _LONGFORM] = "blend",
+    cleanup: Annotated[str, _CLEANUP] = "feet",
     as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON.")] = False,
     no_progress: Annotated[bool, Opt("--no-progress", help="No progress bar.")] = False,
 ) -> None:
@@ -224,4 +272,5 @@ def edit(
         raise DancegenError("say what to keep: --keep body|upper|lower|hands|frames=START:END or --keyframes 0,60,119")
     ref = _load_reference(reference)
     _run(song, text, genre, checkpoint, out, seed, steps, guidance, eta, variations, formats, device, window_batch,
-         "repeat", as_json, no_progress, constraints=constraints, reference=ref)
+         "repeat", as_json, no_progress, constraints=constraints, reference=ref, longform=longform,
+         cleanup=cleanup)

@@ -20,14 +20,19 @@ def evaluate(
     checkpoint: Annotated[Path | None, Opt(help="Run or checkpoint folder from `dancegen train`.")] = None,
     motions: Annotated[Path | None, Opt(help="Folder of motions made elsewhere: NNN.npz / NNN_sliceK.npz / "
                                              "EDGE-style .pkl / NAME/motion.npz.")] = None,
-    protocol: Annotated[str, Opt(help="gcdance (4-s slices, body + hands) or lodge (whole songs <= 1024 "
-                                      "frames).")] = "gcdance",
+    protocol: Annotated[str, Opt(help="gcdance (4-s slices, body + hands), lodge (whole songs <= 1024 frames) or "
+                                      "songs (every test song whole: seams, drift, floor, skating, BAS).")
+                        ] = "gcdance",
     repeats: Annotated[int, Opt(help="Generate the test set N times with different seeds (mean ± std).")] = 1,
     steps: Annotated[int, Opt(help="DDIM sampling steps.")] = 50,
     guidance: Annotated[float, Opt(help="Classifier-free guidance weight.")] = 2.7,
     seed: Annotated[int, Opt(help="Base sampling seed.")] = 0,
     batch_size: Annotated[int, Opt(help="4-s clips sampled together, the motions do not depend on it (0: 16 on "
                                         "CUDA, 1 on the CPU).")] = 0,
+    longform: Annotated[str | None, Opt(help="--checkpoint, songs and lodge: how the 4-s windows are joined, blend "
+                                             "(default), consensus or inpaint (the paper's scheme).")] = None,
+    cleanup: Annotated[str | None, Opt(help="--checkpoint, songs and lodge: feet (default: floor placement + foot "
+                                            "locking), floor, or none (raw model output).")] = None,
     beats: Annotated[str, Opt(help="Music beats for BAS: auto (saved beats/ when present, else audio), saved, "
                                    "audio.")] = "auto",
     condition: Annotated[str, Opt(help="Genre condition: label (the song's genre name) or text (the prompt "
@@ -47,8 +52,10 @@ def evaluate(
     from ..errors import DancegenError
     from ..evaluation import evaluate as run_evaluation
     from ..evaluation import get_protocol, print_report
+    from ..evaluation.runner import check_generation_options
 
     get_protocol(protocol)
+    check_generation_options(longform, cleanup, prefix="--")
     if threads < 0:
         raise DancegenError(f"--threads must be >= 0, got {threads}")
     if threads:
@@ -65,7 +72,8 @@ def evaluate(
 
     report = run_evaluation(data, protocol, checkpoint=checkpoint, motions=motions, repeats=repeats, steps=steps,
                             guidance=guidance, seed=seed, beats=beats, condition=condition, cache_dir=cache_dir,
-                            device=device, skeleton=skeleton, progress=progress, batch_size=batch_size)
+                            device=device, skeleton=skeleton, progress=progress, batch_size=batch_size,
+                            longform=longform, cleanup=cleanup)
     if out is not None:
         write_json_atomic(out, report)
     if json_output:

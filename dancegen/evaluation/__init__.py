@@ -1,16 +1,16 @@
-"""Evaluation protocols (``gcdance``, ``lodge``) and the runner behind ``dancegen evaluate``.
+"""Evaluation protocols (``gcdance``, ``lodge``, ``songs``) and the runner behind ``dancegen evaluate``.
 
 >>> from dancegen.evaluation import PROTOCOLS
 >>> sorted(PROTOCOLS)
-['gcdance', 'lodge']
+['gcdance', 'lodge', 'songs']
 """
 
-from .protocols import GCDANCE, LODGE, METRICS, PROTOCOLS, Clip, Protocol, cut_clips, get_protocol
+from .protocols import GCDANCE, LODGE, METRICS, PROTOCOLS, SONGS, Clip, Protocol, cut_clips, get_protocol
 from .report import print_report, report_table
 from .runner import evaluate, skeleton_kind
 from .scoring import score_set, summarise
 
 __all__ = [
-    "GCDANCE", "LODGE", "METRICS", "PROTOCOLS", "Clip", "Protocol", "cut_clips", "evaluate", "get_protocol",
+    "GCDANCE", "LODGE", "METRICS", "PROTOCOLS", "SONGS", "Clip", "Protocol", "cut_clips", "evaluate", "get_protocol",
     "print_report", "report_table", "score_set", "skeleton_kind", "summarise",
 ]

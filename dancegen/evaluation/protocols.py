@@ -6,6 +6,11 @@ accuracy; the ground truth is the test slices.
 
 ``lodge`` (FineDance / LODGE tables): whole test songs of at most 1024 frames; body joints; FID_k, FID_g, Div_k,
 Div_g, BAS, FSR, PFC; the ground truth is every sequence of the data set (train and test).
+
+``songs`` (whole-song quality, no published counterpart): every test song generated whole, at its full length, by
+the pipeline's long-form sampling; the whole-song figures of :mod:`dancegen.metrics.longform` (seam ratio, height
+drift, floor deviation, contact skating, floor penetration, joint speed) and BAS over the song; the ground truth is
+the test songs themselves, scored the same way.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ class Protocol:
     ``clip_frames``/``stride``: fixed-length slices (``None``: whole sequences cut to ``max_frames``).
     ``gt_split``: the data-set split whose clips are the ground-truth reference of the generated row.
     ``metrics``: the report's columns, in order (see :data:`METRICS`).
+    ``whole_song``: score whole-song figures (:func:`~dancegen.evaluation.scoring.score_songs`) instead of clip
+    metrics against a reference set; generation always goes through the pipeline's long-form sampling.
     """
 
     name: str
@@ -37,15 +44,19 @@ class Protocol:
     gt_split: str
     metrics: tuple[str, ...]
     hands: bool
+    whole_song: bool = False
 
     def to_dict(self) -> dict[str, object]:
         return {"name": self.name, "description": self.description, "clip_frames": self.clip_frames,
                 "stride": self.stride, "max_frames": self.max_frames, "gt_split": self.gt_split,
-                "metrics": list(self.metrics)}
+                "metrics": list(self.metrics), "whole_song": self.whole_song}
 
 
 #: Metric key → (display name, which is better: "lower", "higher" or "closest" to the GT row). PBC subtracts the PFC
-#: term and goes negative for bad foot contact, so neither lower nor higher is simply better: closest to GT.
+#: term and goes negative for bad foot contact, so neither lower nor higher is simply better: closest to GT. The
+#: ``songs`` figures are means over songs; a real dance has a seam ratio near 1 and its own liveliness, so seam ratio
+#: and joint speed are closest-to-GT; height drift is the mean of |drift| (a sinking and a rising song do not cancel);
+#: the share of contact frames is shown next to skating, which only counts those frames (closest to GT).
 METRICS: dict[str, tuple[str, str]] = {
     "fid_k_hand": ("FID_k hand", "lower"),
     "fid_k_body": ("FID_k body", "lower"),
@@ -60,6 +71,13 @@ METRICS: dict[str, tuple[str, str]] = {
     "pbc": ("PBC", "closest"),
     "fsr": ("FSR", "lower"),
     "genre_acc": ("Genre acc", "higher"),
+    "seam_ratio": ("Seam ratio", "closest"),
+    "height_drift": ("|Drift| m", "lower"),
+    "floor_deviation": ("Floor dev m", "lower"),
+    "contact_skating": ("Skating m/s", "lower"),
+    "contact_fraction": ("Contacts", "closest"),
+    "penetration_max": ("Penetration m", "lower"),
+    "joint_speed": ("Speed m/s", "closest"),
 }
 
 GCDANCE = Protocol(
@@ -78,7 +96,17 @@ LODGE = Protocol(
     metrics=("fid_k", "fid_g", "div_k", "div_g", "bas", "fsr", "pfc"),
     hands=False,
 )
-PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (GCDANCE, LODGE)}
+SONGS = Protocol(
+    name="songs",
+    description="every test song generated whole (full length, long-form sampling, one pipeline call per song); "
+                "whole-song figures on body joints; GT = the test songs, contacts from their contact channels, "
+                "boundaries of the window plan of each song's length",
+    clip_frames=None, stride=None, max_frames=None, gt_split="test",
+    metrics=("seam_ratio", "height_drift", "floor_deviation", "contact_skating", "contact_fraction", "penetration_max",
+             "joint_speed", "bas"),
+    hands=False, whole_song=True,
+)
+PROTOCOLS: dict[str, Protocol] = {p.name: p for p in (GCDANCE, LODGE, SONGS)}
 
 
 def get_protocol(name: str) -> Protocol:

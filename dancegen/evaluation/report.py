@@ -26,8 +26,9 @@ def report_table(report: dict[str, Any]) -> Any:
     proto = report["protocol"]
     keys = proto["metrics"]
     gen = report["generated"]
+    unit = "songs" if proto.get("whole_song") else "clips"
     title = (f"protocol {proto['name']} · skeleton: {report['skeleton']['kind']} · GT set: {proto['gt_split']} "
-             f"split ({report['gt_set']['clips']} clips)")
+             f"split ({report['gt_set']['clips']} {unit})")
     table = Table(title=title)
     table.add_column("")
     for k in keys:
@@ -48,6 +49,10 @@ def print_report(report: dict[str, Any], console: Any = None) -> None:
     clf = report.get("genre_classifier")
     lines = [f"skeleton source: {report['skeleton']['source']}", f"music beats: {report['beats_source']}",
              f"GT row: {report['gt_row']['definition']}"]
+    source = report["generated"]["source"]
+    if source.get("kind") == "checkpoint" and "cleanup" in source:
+        lines.append(f"generation: {source['steps']} steps, guidance {source['guidance']}, windows joined by "
+                     f"{source['longform'] or '– (one window per clip)'}, clean-up {source['cleanup']}")
     if clf:
         acc = clf.get("held_out_accuracy")
         lines.append(f"genre classifier: held-out accuracy {fmt(acc)} on real motion ({clf['note']})")

@@ -2,6 +2,7 @@
 
 Motions are joint positions ``(T, J, 3)`` (metres, y up, 30 FPS) with ``J = 55`` (SMPL-X order, from our forward
 kinematics) or ``J = 24`` (SMPL-24 order, e.g. an EDGE pickle's ``full_pose``: no hands, hand metrics are None).
+Whole-song protocols (``songs``) are scored song by song with :func:`score_songs` and need no reference set.
 """
 
 from __future__ import annotations
@@ -71,10 +72,15 @@ def score_set(
     """Metric values (keys of ``protocol.metrics``; None where not computable) and notes explaining any None.
 
     ``beats[i]``: music-beat frame indices of clip ``i``; ``genres[i]``: the genre clip ``i`` was generated for.
+    A whole-song protocol ignores ``reference``, ``genres`` and ``classifier`` and scores with :func:`score_songs`
+    (no contacts: skating is None; boundaries: the standard window plan of each song's length).
     """
-    notes: list[str] = []
     if len(generated) == 0:
         raise DataError("no motions to score")
+    if protocol.whole_song:
+        values, notes, _ = score_songs(generated, beats=beats)
+        return {k: values.get(k) for k in protocol.metrics}, notes
+    notes: list[str] = []
     values: dict[str, float | None] = dict.fromkeys(protocol.metrics)
     has_hands = all(c.shape[1] == 55 for c in generated) and all(c.shape[1] == 55 for c in reference)
     if protocol.hands:
@@ -128,6 +134,73 @@ def _genre(classifier: GenreClassifier | None, clips: Sequence[np.ndarray], genr
         return None
     result = genre_control_accuracy(classifier, [clips[i] for i in known], [genres[i] for i in known])
     return float(result["genre_accuracy"])  # type: ignore[arg-type]
+
+
+#: ``songs`` metric → (key of :func:`~dancegen.metrics.longform.longform_report`, take the absolute value per song).
+SONG_FIGURES: dict[str, tuple[str, bool]] = {
+    "seam_ratio": ("seam_ratio", False),
+    "height_drift": ("height_drift_m", True),
+    "floor_deviation": ("floor_deviation_m", False),
+    "contact_skating": ("contact_skating_mps", False),
+    "contact_fraction": ("contact_fraction", False),
+    "penetration_max": ("penetration_max_m", False),
+    "joint_speed": ("joint_speed_mps", False),
+}
+
+
+def score_songs(
+    songs: Sequence[np.ndarray],
+    contacts: Sequence[np.ndarray | None] | None = None,
+    boundaries: Sequence[Sequence[int]] | None = None,
+    beats: Sequence[np.ndarray] | None = None,
+) -> tuple[dict[str, float | None], list[str], list[dict[str, Any]]]:
+    """Whole-song figures: (means over songs per :data:`SONG_FIGURES` metric and ``bas``, notes, per-song figures).
+
+    ``songs[i]``: joints (T, J ≥ 22, 3) of a whole song; ``contacts[i]``: its (T, 4) contact channels (None: no
+    skating figure); ``boundaries[i]``: its window-boundary frames (default: those of
+    :func:`~dancegen.longform.plan_windows` for its length); ``beats[i]``: music-beat frames (BAS on body joints).
+    Each song's figures are :func:`~dancegen.metrics.longform.longform_report` plus ``bas``; a metric's value is the
+    mean over the songs that have it (height drift: of |drift|).
+    """
+    from ..longform import plan_windows
+    from ..metrics.longform import longform_report, window_boundaries
+
+    if len(songs) == 0:
+        raise DataError("no songs to score")
+    notes: list[str] = []
+    per_song: list[dict[str, Any]] = []
+    for i, joints in enumerate(songs):
+        c = None if contacts is None else contacts[i]
+        b = window_boundaries(plan_windows(len(joints))) if boundaries is None else list(boundaries[i])
+        c = None if c is None else np.asarray(c)[: len(joints)]
+        figures: dict[str, Any] = {"frames": len(joints), **longform_report(joints, c, b)}
+        bas = None
+        if beats is not None:
+            frames = np.asarray(beats[i])
+            if frames.size and (frames < len(joints) - 1).any():
+                bas = float(beat_align_score(joints[:, BODY], frames))
+        figures["bas"] = bas
+        per_song.append(figures)
+    values: dict[str, float | None] = {}
+    for key, (figure, absolute) in SONG_FIGURES.items():
+        vals = [abs(f[figure]) if absolute else f[figure] for f in per_song if f.get(figure) is not None]
+        values[key] = float(np.mean(vals)) if vals else None
+    n = len(per_song)
+    no_seam = sum(f["seam_ratio"] is None for f in per_song)
+    if no_seam:
+        notes.append(f"seam ratio: {no_seam} of {n} songs fit one window (no boundary inside) and are left out")
+    no_contacts = sum("contact_skating_mps" not in f for f in per_song)
+    if no_contacts:
+        notes.append(f"contact skating and fraction: {no_contacts} of {n} songs have no contact channels and are "
+                     "left out")
+    if beats is None:
+        values["bas"] = None
+    else:
+        scored = [f["bas"] for f in per_song if f["bas"] is not None]
+        values["bas"] = float(np.mean(scored)) if scored else None
+        if len(scored) < n:
+            notes.append(f"BAS: {n - len(scored)} of {n} songs have no music beat inside them and are left out")
+    return values, notes, per_song
 
 
 def summarise(rows: Sequence[dict[str, float | None]]) -> dict[str, dict[str, Any]]:

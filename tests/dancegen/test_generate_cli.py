@@ -70,6 +70,12 @@ def test_generate_then_edit(run: tuple[Path, Path], tmp_path: Path) -> None:
         assert {Path(p).name for p in summary["files"][v].values()} == {"motion.npz", "dance.bvh"}
         assert all(Path(p).is_file() for p in summary["files"][v].values())
     assert json.loads((tmp_path / "gen" / "generation.json").read_text())["frames"] == 150
+    assert (summary["settings"]["longform"], summary["settings"]["cleanup"]) == ("blend", "feet")
+    assert len(summary["quality"]) == 2
+    for q in summary["quality"]:
+        assert {"seam_ratio", "height_drift_m", "floor_deviation_m", "contact_skating_mps", "penetration_max_m",
+                "joint_speed_mps"} <= set(q)
+        assert q["penetration_max_m"] <= 0.01  # clean-up keeps every foot joint above the floor
 
     from dancegen.export import load_npz
 
@@ -92,6 +98,8 @@ def test_generate_then_edit(run: tuple[Path, Path], tmp_path: Path) -> None:
     (("generate", "{wav}", "--checkpoint", "{ckpt}"), "--text"),
     (("edit", "{wav}.npy", "{wav}", "--keep", "body", "--genre", "Jazz", "--checkpoint", "{ckpt}"), "not found"),
     (("generate", "{wav}", "--genre", "Jazz", "--checkpoint", "{ckpt}", "--format", "gif"), "unknown format"),
+    (("generate", "{wav}", "--genre", "Jazz", "--checkpoint", "{ckpt}", "--longform", "splice"), "--longform"),
+    (("generate", "{wav}", "--genre", "Jazz", "--checkpoint", "{ckpt}", "--cleanup", "all"), "--cleanup"),
 ])
 def test_cli_errors_exit_2_with_one_line(run: tuple[Path, Path], args: tuple[str, ...], message: str) -> None:
     ckpt, wav = run
@@ -102,3 +110,17 @@ def test_cli_errors_exit_2_with_one_line(run: tuple[Path, Path], args: tuple[str
     assert lines[0].startswith("error: ")
     assert message in lines[0]
     assert "Traceback" not in proc.stderr
+
+
+def test_prompt_naming_no_genre_is_reported_with_the_closest_three(run: tuple[Path, Path], tmp_path: Path) -> None:
+    """The bundled model's text controller maps "ballet" to some genre; the summary says no genre was named."""
+    proc = dancegen("generate", run[1], "--text", "elegant ballet", "--out", tmp_path / "ballet", "--steps", "1",
+                    "--format", "npz", "--no-progress")
+    assert proc.returncode == 0, proc.stderr
+    out = " ".join(proc.stdout.split())
+    assert "names none of the genres; closest:" in out
+    summary = json.loads((tmp_path / "ballet" / "generation.json").read_text())
+    assert summary["genre"]["source"] == "classifier"
+    assert len(summary["genre"]["top3"]) == 3
+    assert "seam ratio" in out
+    assert "planted-foot skating" in out

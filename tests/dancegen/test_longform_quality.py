@@ -107,7 +107,8 @@ def test_place_on_floor_removes_drift_and_keeps_jumps() -> None:
     skel = Skeleton.default()
     motion = dance_with_drift(1800, rise=0.8)
     placed = place_on_floor(motion, skel)
-    assert torch.equal(placed[:, :5], motion[:, :5]) and torch.equal(placed[:, 7:], motion[:, 7:])
+    assert torch.equal(placed[:, :5], motion[:, :5])
+    assert torch.equal(placed[:, 7:], motion[:, 7:])
     before = forward_kinematics(motion, skel).numpy()
     after = forward_kinematics(placed, skel).numpy()
     assert height_drift(before) > 0.6

@@ -7,8 +7,10 @@ of at least one window. A song shorter than one window gets a single window over
 
 Stitching (:class:`Stitcher`): each window is generated root-re-centred on its first frame (as in training); it is
 moved into song coordinates by adding the song-space root position of its first frame, read from the previous window
-at the overlap start. Over an overlap the root position and contacts are cross-faded linearly and the 52 joint
-rotations are slerped (quaternions), the weight of the new window rising from 0 to 1.
+at the overlap start. :meth:`Stitcher.add` cross-fades an overlap (root position and contacts linearly, the 52 joint
+rotations by quaternion slerp, the weight of the new window rising from 0 to 1) — the paper's ``inpaint`` joining;
+:meth:`Stitcher.write` pastes windows that were already joined while denoising (``blend``, ``consensus``; see
+:mod:`dancegen.window_sampler`).
 """
 
 from __future__ import annotations

@@ -8,12 +8,12 @@ Composes a trained :class:`~dancegen.model.GCDanceDenoiser`, the :class:`~danceg
     result.motion            # (variations, round(duration * 30), 319), unnormalised
 
 Sampling is DDIM (η = 1 by default) with classifier-free guidance on the music condition (cond and uncond in one
-batched forward). Songs are split in 4-s windows overlapping by 2 s (:mod:`dancegen.longform`); windows are sampled
-together in chunks of ``window_batch`` and, after every reverse step, the first frames of each window are replaced by
-q(·, t−1) of the previous window's current x̂0 over the overlap (inpainting, paper eq. 15, EDGE's long-form scheme).
-The first window of a chunk takes its overlap from the final motion of the previous chunk's last window, so memory
-holds one chunk whatever the song length. Editing constraints (:mod:`dancegen.constraints`) use the same mechanism
-with a reference motion as the known values, and the known entries are copied exactly into the result.
+batched forward). Songs are split in 4-s windows overlapping by 2 s (:mod:`dancegen.longform`), sampled together in
+chunks of ``window_batch`` and joined while they are denoised (:mod:`dancegen.window_sampler`: ``blend`` by default,
+the paper's ``inpaint`` on request), so memory holds one chunk whatever the song length. The dance is then placed on
+the floor (:mod:`dancegen.motion.floor`) and its planted feet locked (:mod:`dancegen.motion.footlock`). Editing
+constraints (:mod:`dancegen.constraints`) inpaint a reference motion's known entries, which are copied exactly into
+the result.
 """
 
 from __future__ import annotations
@@ -51,7 +51,8 @@ class GenerationResult:
     valid 6D rotations; ``genre`` the genre used (``genre.ambiguous`` → look at ``genre.top3``); ``windows`` the
     sampling windows (song frames, overlaps, chunk); ``settings`` the sampling settings; ``stats`` timings and
     ``max_windows_in_flight`` (windows held at once by the sampler, ≤ ``window_batch``); ``window_motions`` (only
-    with ``keep_windows=True``) each window's (variations, 120, 319) motion in song coordinates before stitching.
+    with ``keep_windows=True``) each window's (variations, 120, 319) motion in song coordinates before stitching;
+    ``quality`` one dict of whole-song figures per variation (:func:`dancegen.metrics.longform.longform_report`).
     """
 
     motion: Tensor
@@ -319,21 +320,20 @@ class DancePipeline:
     def quality(self, motion: Tensor, windows: Sequence[Window] = ()) -> dict[str, Any]:
         """Whole-song figures of one (frames, 319) dance (:func:`dancegen.metrics.longform.longform_report`)."""
         from .metrics.longform import longform_report, window_boundaries
-        from .motion.kinematics import forward_kinematics
+        from .motion.kinematics import joints_numpy
 
-        joints = forward_kinematics(motion.detach().to("cpu", torch.float32), self.skeleton.to("cpu")).numpy()
+        joints = joints_numpy(motion, self.skeleton)
         return longform_report(joints, motion[:, CONTACTS].detach().cpu().numpy(), window_boundaries(windows))
 
 
 def _floor_level(motion: Tensor, skeleton: Any, kept: Tensor | None) -> float:
     """The height the feet are locked to: the standard floor, or the reference's where an edit keeps root heights."""
     from .motion.floor import FLOOR_CLEARANCE, floor_track
-    from .motion.kinematics import forward_kinematics
+    from .motion.kinematics import joints_numpy
 
     if kept is None or not bool(kept.any()):
         return FLOOR_CLEARANCE
-    joints = forward_kinematics(motion.detach().to("cpu", torch.float32), skeleton.to("cpu"))
-    track = floor_track(joints[..., 1].amin(dim=-1).numpy())
+    track = floor_track(joints_numpy(motion, skeleton)[..., 1].min(axis=-1))
     return float(np.median(track[..., kept.cpu().numpy()]))
 
 

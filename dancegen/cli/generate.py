@@ -206,6 +206,8 @@ def _quality_line(q: dict[str, Any]) -> str:
             f"{q['floor_deviation_m'] * 100:.1f} cm, penetration {q['penetration_max_m'] * 100:.1f} cm")
     if "contact_skating_mps" in q:
         line += f", planted-foot skating {q['contact_skating_mps']:.3f} m/s"
+    if "near_floor_sliding_mps" in q:
+        line += f", near-floor sliding {q['near_floor_sliding_mps']:.3f} m/s"
     return line + f", joint speed {q['joint_speed_mps']:.2f} m/s"
 
 

@@ -13,6 +13,8 @@ positions in metres at 30 FPS, y up, SMPL-H/SMPL-X order (body joints 0–21, fo
   song's floor is the median of the block floors; the figure is the largest |block floor − song floor|.
 * **contact skating** — mean horizontal speed (m/s) of the foot joints in the frames whose contact channel is
   > 0.5 (forward difference, the convention of the contact labels).
+* **near-floor sliding** — the same speed over the frames where a foot joint is near the floor (ankles within
+  10 cm, toes within 5 cm of the song's floor), whatever the contact channels say: skating that contact labels miss.
 * **floor penetration** — how far the lowest foot joint goes below the song's floor: the largest depth and the mean
   depth over all frames (metres).
 * **joint speed** — mean body-joint speed (m/s), the liveliness figure that clean-up must not reduce.
@@ -133,6 +135,16 @@ def contact_skating(joints: np.ndarray, contacts: np.ndarray, fps: int = FPS, th
     return float(speed[planted].mean()) if planted.any() else 0.0
 
 
+def near_floor_sliding(joints: np.ndarray, fps: int = FPS, ankle: float = 0.10, toe: float = 0.05) -> float:
+    """Mean horizontal speed (m/s) of the foot joints over the frames where the joint is within ``ankle`` (joints 7,
+    8) or ``toe`` (10, 11) metres above the song's floor (:func:`song_floor`); 0 when none is."""
+    pos = _check(joints, 2)[:, list(FEET)]
+    height = pos[:-1, :, UP] - song_floor(joints, fps)
+    near = height <= np.array([ankle, ankle, toe, toe])
+    speed = np.linalg.norm(pos[1:][..., [0, 2]] - pos[:-1][..., [0, 2]], axis=-1) * fps
+    return float(speed[near].mean()) if near.any() else 0.0
+
+
 def floor_penetration(joints: np.ndarray, floor: float | None = None, fps: int = FPS) -> tuple[float, float]:
     """(largest, mean) depth in metres of the lowest foot joint below ``floor`` (default: :func:`song_floor`)."""
     low = lowest_foot(joints)
@@ -160,6 +172,7 @@ def longform_report(joints: np.ndarray, contacts: np.ndarray | None = None, boun
         "penetration_max_m": round(pen_max, 4),
         "penetration_mean_m": round(pen_mean, 5),
         "joint_speed_mps": round(joint_speed(pos, fps), 4),
+        "near_floor_sliding_mps": round(near_floor_sliding(pos, fps), 4),
     }
     if contacts is not None:
         c = np.asarray(contacts)

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .kinematics import forward_kinematics
+from .kinematics import joints_numpy
 from .layout import NUM_CHANNELS, ROOT
 from .skeleton import Skeleton
 
@@ -61,9 +61,7 @@ def place_on_floor(motion: Tensor, skeleton: Skeleton, floor: float = FLOOR_CLEA
     """
     if motion.shape[-1] != NUM_CHANNELS:
         raise ValueError(f"motion must have {NUM_CHANNELS} channels, got {motion.shape[-1]}")
-    with torch.no_grad():
-        joints = forward_kinematics(motion.detach().to("cpu", torch.float32), skeleton.to("cpu"))
-    lowest = joints[..., _UP].amin(dim=-1).numpy().astype(np.float64)
+    lowest = joints_numpy(motion, skeleton)[..., _UP].min(axis=-1).astype(np.float64)
     track = floor_track(lowest, fps)
     target = np.full((*track.shape[:-1], 1), float(floor))
     ease = np.ones(track.shape[-1])

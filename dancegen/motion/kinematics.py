@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import numpy as np
 import torch
 
 from .layout import NUM_CHANNELS, ROOT, ROTATIONS
@@ -124,3 +125,15 @@ def forward_kinematics(motion: torch.Tensor, skeleton: Skeleton) -> torch.Tensor
         raise ValueError(f"motion must have {NUM_CHANNELS} channels in its last dimension, got {motion.shape[-1]}")
     d6 = _to_level_order(motion[..., ROTATIONS].reshape(*motion.shape[:-1], 52, 6), 1)
     return _fk_level_order(rot6d_to_matrix(d6), motion[..., ROOT], skeleton)
+
+
+def joints_numpy(motion: torch.Tensor, skeleton: Skeleton, chunk: int = 2048) -> np.ndarray:
+    """Joint positions (..., T, 55, 3) as float32 numpy for analysis, computed ``chunk`` frames at a time on the CPU
+    without autograd, so a long song's FK never holds more than one chunk's intermediates (≈ 15 MB per 2k frames)."""
+    m = motion.detach().to("cpu", torch.float32)
+    skel = skeleton.to("cpu")
+    out = np.empty((*m.shape[:-1], 55, 3), dtype=np.float32)
+    with torch.no_grad():
+        for start in range(0, m.shape[-2], chunk):
+            out[..., start:start + chunk, :, :] = forward_kinematics(m[..., start:start + chunk, :], skel).numpy()
+    return out

@@ -15,6 +15,7 @@ from dancegen.metrics.longform import (
     height_drift,
     joint_speed,
     longform_report,
+    near_floor_sliding,
     seam_ratio,
     window_boundaries,
 )
@@ -75,13 +76,19 @@ def test_contact_skating_counts_only_planted_frames() -> None:
     assert contact_skating(joints, contacts) == pytest.approx(0.3, rel=1e-6)  # only the toe is planted
     with pytest.raises(DataError, match="contacts"):
         contact_skating(joints, contacts[:, :3])
+    # near the floor the toe's slide counts whatever the contacts say; lifted, it does not
+    assert near_floor_sliding(joints) > 0.3 / 4
+    lifted = joints.copy()
+    lifted[:, 10, 1] += 0.5
+    assert near_floor_sliding(lifted) < near_floor_sliding(joints)
 
 
 def test_report_has_every_figure() -> None:
     joints = swaying(600)
     report = longform_report(joints, np.zeros((600, 4)), window_boundaries(plan_windows(600)))
     assert set(report) == {"seam_ratio", "height_drift_m", "floor_deviation_m", "penetration_max_m",
-                           "penetration_mean_m", "joint_speed_mps", "contact_skating_mps", "contact_fraction"}
+                           "penetration_mean_m", "joint_speed_mps", "contact_skating_mps", "contact_fraction",
+                           "near_floor_sliding_mps"}
     assert report["joint_speed_mps"] == pytest.approx(joint_speed(joints), abs=1e-4)
     with pytest.raises(DataError, match="frames"):
         longform_report(joints[:, :10])

@@ -28,6 +28,7 @@ BUNDLED_NOTICE = "using the bundled demo model (trained on procedural data; see 
 DEMO_TEXT = "fluid Dai folk"
 #: DDIM steps of the demo: keeps a 30-s song under 2 minutes on 2 CPU cores (see docs/dancegen/demo.md).
 DEMO_STEPS = 20
+MAX_SECONDS = 720.0  # the longest synthesised song: 12 minutes
 #: Seed of the procedural data set the bundled model was trained on (``dancegen data synth --seed``).
 DATA_SEED = 0
 #: Steps the bundled model was trained for (``dancegen demo --retrain`` default).
@@ -62,8 +63,8 @@ def synth_song(genre: str, seconds: float, seed: int = 0) -> tuple[np.ndarray, i
     from .genre.genres import genre_index
     from .longform import FPS
 
-    if not 2.0 <= seconds <= 600.0:
-        raise DancegenError(f"--seconds must be between 2 and 600, got {seconds}")
+    if not 2.0 <= seconds <= MAX_SECONDS:
+        raise DancegenError(f"--seconds must be between 2 and {MAX_SECONDS:.0f}, got {seconds}")
     g = genre_index(genre)
     frames = round(seconds * FPS)
     song = synthesize(STYLES[genre].music, frames / FPS, DEFAULT_SAMPLE_RATE, np.random.default_rng([seed, g, 1000]))
@@ -122,8 +123,8 @@ def run_demo(out: str | Path, song: str | Path | None = None, text: str = DEMO_T
     from .export import export
     from .pipeline import DancePipeline
 
-    if song is None and not 2.0 <= seconds <= 600.0:
-        raise DancegenError(f"--seconds must be between 2 and 600, got {seconds}")
+    if song is None and not 2.0 <= seconds <= MAX_SECONDS:
+        raise DancegenError(f"--seconds must be between 2 and {MAX_SECONDS:.0f}, got {seconds}")
     if steps < 1:
         raise DancegenError(f"--steps must be >= 1, got {steps}")
     t0 = time.perf_counter()

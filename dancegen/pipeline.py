@@ -225,8 +225,8 @@ class DancePipeline:
         windows are sampled at once (memory ∝ variations × window_batch). Results depend on ``seed`` and on
         ``window_batch`` (chunk boundaries use the previous chunk's final motion). ``pad``: how a song shorter than
         4 s is padded and ``song_key`` (see :meth:`encode_music`). ``keep_windows`` keeps every window's
-        motion (debugging). ``longform``: how windows become one dance, ``blend`` (consensus denoising, default) or
-        ``inpaint`` (the paper's scheme), see :mod:`dancegen.window_sampler`. The dance is always placed on the floor
+        motion (debugging). ``longform``: how windows become one dance — ``blend`` (soft continuation, default),
+        ``consensus`` or ``inpaint`` (the paper's scheme), see :mod:`dancegen.window_sampler`.
         ``cleanup``: ``feet`` (default) places the dance on the floor
         (:func:`~dancegen.motion.floor.place_on_floor`: no height drift), locks planted feet and keeps every foot joint
         above the floor (:func:`~dancegen.motion.footlock.lock_feet`); ``floor`` only places it on the floor;

@@ -112,8 +112,8 @@ def _run(song: Path, text: str | None, genre: str | None, checkpoint: Path | Non
     err = Console(stderr=True)
     quiet = as_json or no_progress
 
-    def stage(label: str) -> None:
-        if not quiet:
+    def stage(label: str) -> None:  # labelled progress lines, for a person at a terminal
+        if not quiet and err.is_terminal:
             err.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {label} …")
 
     t0 = time.perf_counter()
@@ -152,6 +152,7 @@ def _run(song: Path, text: str | None, genre: str | None, checkpoint: Path | Non
                        genre=result.genre.genre, text=text or "", checkpoint_id=pipe.checkpoint_id or "")
         files[str(v)] = {k: str(p) for k, p in paths.items()}
     summary = {**result.to_dict(), "song": str(song), "out": str(target), "files": files}
+    summary["genre"]["note"] = _genre_note(summary["genre"])
     summary_path = target / "generation.json"
     _write_json(summary_path, summary)
     summary["files"]["summary"] = {"json": str(summary_path)}
@@ -167,11 +168,8 @@ def _print_table(summary: dict[str, Any]) -> None:
 
     g = summary["genre"]
     genre = f"{g['genre']} ({g['source']})"
-    top3 = ", ".join(f"{t['genre']} {t['probability']:.2f}" for t in g["top3"])
-    if g["source"] == "classifier":
-        genre += f" — the prompt names none of the genres; closest: {top3}"
-    elif g["ambiguous"]:
-        genre += f" — ambiguous, top 3: {top3}"
+    if g.get("note"):
+        genre += f" — {g['note']}"
     s, st = summary["settings"], summary["stats"]
     table = Table(title="dancegen", show_header=False)
     table.add_column(style="bold")
@@ -197,6 +195,16 @@ def _print_table(summary: dict[str, Any]) -> None:
             table.add_row(label, f"{path}  [{fmt}]")
             label = ""
     Console().print(table)
+
+
+def _genre_note(g: dict[str, Any]) -> str | None:
+    """What the user should know about the genre choice: a prompt that names none of the genres, or a close call."""
+    top3 = ", ".join(f"{t['genre']} {t['probability']:.2f}" for t in g["top3"])
+    if g["source"] == "classifier":
+        return f"the prompt names none of the {len(g['probabilities'])} genres; closest: {top3}"
+    if g["ambiguous"]:
+        return f"ambiguous, top 3: {top3}"
+    return None
 
 
 def _quality_line(q: dict[str, Any]) -> str:

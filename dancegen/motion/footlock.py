@@ -27,6 +27,7 @@ convention (contact at t: the joint stays put from t to t + 1), so "planted" in 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -41,6 +42,24 @@ from .skeleton import PARENTS_52, Skeleton
 LEGS: tuple[tuple[int, int, int, int], ...] = ((1, 4, 7, 10), (2, 5, 8, 11))
 _N_LOWER = 12  # joints 0–11 hold both legs, and every parent precedes its child
 _CHUNK = 4096  # frames per batch of leg IK (bounds the temporaries' memory)
+
+
+@dataclass(frozen=True)
+class LockSettings:
+    """How contact runs become locks (see the module doc and :func:`plan_locks`).
+
+    ``contact_threshold``: contact channel above which a frame may lock (0.7: at 0.5 three of eight measured dances
+    lost more than 10% joint speed); ``height_tolerance``: metres above the joint's planted height still counted as
+    on the floor; ``min_frames``/``max_gap``: shortest run kept, longest gap filled; ``max_drift``: a run straying
+    farther from its mean is split (None: never); ``blend_frames``: frames over which a lock fades in and out.
+    """
+
+    contact_threshold: float = 0.7
+    blend_frames: int = 6
+    height_tolerance: float = 0.06
+    min_frames: int = 4
+    max_gap: int = 2
+    max_drift: float | None = 0.15
 
 
 @dataclass(frozen=True)
@@ -230,26 +249,19 @@ def planted_heights(skeleton: Skeleton) -> np.ndarray:
     return np.array([height[j] for j in FOOT_JOINTS])
 
 
-def plan_locks(
-    joints: np.ndarray,
-    contacts: np.ndarray,
-    skeleton: Skeleton,
-    floor: float = 0.0,
-    contact_threshold: float = 0.7,
-    blend_frames: int = 6,
-    height_tolerance: float = 0.06,
-    min_frames: int = 4,
-    max_gap: int = 2,
-    max_drift: float | None = 0.15,
-) -> LockPlan:
+def plan_locks(joints: np.ndarray, contacts: np.ndarray, skeleton: Skeleton, floor: float = 0.0,
+               settings: LockSettings | None = None) -> LockPlan:
     """The locks of one sequence: ``joints`` (T, ≥12, 3), ``contacts`` (T, 4) → :class:`LockPlan`.
 
-    A frame can lock a foot joint when its contact is above ``contact_threshold`` and the joint is at most
-    ``height_tolerance`` m above its planted height (:func:`planted_heights`) over the floor; the mask is cleaned
-    (:func:`clean_mask`), drifting runs split (:func:`split_drifting`, unless ``max_drift`` is None), each run's lock
-    taken (:func:`run_locks`) and made consistent within each foot (:func:`reconcile_foot`), and the offsets blended
-    (:func:`lock_offsets`).
+    With ``settings`` (default :class:`LockSettings`), a frame can lock a foot joint when its contact is above
+    ``contact_threshold`` and the joint is at most ``height_tolerance`` m above its planted height
+    (:func:`planted_heights`) over the floor; the mask is cleaned (:func:`clean_mask`), drifting runs split
+    (:func:`split_drifting`, unless ``max_drift`` is None), each run's lock taken (:func:`run_locks`) and made
+    consistent within each foot (:func:`reconcile_foot`), and the offsets blended (:func:`lock_offsets`).
     """
+    st = settings or LockSettings()
+    contact_threshold, blend_frames, height_tolerance = st.contact_threshold, st.blend_frames, st.height_tolerance
+    min_frames, max_gap, max_drift = st.min_frames, st.max_gap, st.max_drift
     feet = joints[:, list(FOOT_JOINTS)]
     ceiling = floor + planted_heights(skeleton) + height_tolerance
     candidate = (contacts > contact_threshold) & (feet[..., 1] <= ceiling)
@@ -269,25 +281,15 @@ def plan_locks(
     return LockPlan(mask, offset, weight, hold)
 
 
-def lock_feet(
-    motion: torch.Tensor,
-    skeleton: Skeleton,
-    floor: float = 0.0,
-    contact_threshold: float = 0.7,
-    blend_frames: int = 6,
-    height_tolerance: float = 0.06,
-    min_frames: int = 4,
-    max_gap: int = 2,
-    max_drift: float | None = 0.15,
-) -> torch.Tensor:
+def lock_feet(motion: torch.Tensor, skeleton: Skeleton, floor: float = 0.0, **settings: Any) -> torch.Tensor:
     """Foot-locked copy of ``motion`` (T, 319) or (V, T, 319) (variations independent); same shape, dtype, device.
 
     See the module docstring for the method. ``floor`` is the height (y) at which the lowest foot joint of a planted
-    foot sits; ``blend_frames`` the frames over which a lock fades in and out; ``height_tolerance``, ``min_frames``,
-    ``max_gap`` and ``max_drift`` shape the lock segments (:func:`plan_locks`). Only the hip, knee and ankle rotations
-    of frames that need a change are rewritten; the contact channels become the enforced locks (:func:`held`). The
-    input is not modified; the result is detached (a post-process, not differentiable). Works on CPU in float64
-    whatever the input's device and dtype (about 0.3 s for 21,600 frames on 2 cores).
+    foot sits; ``settings`` are :class:`LockSettings` fields (``contact_threshold``, ``blend_frames`` …). Only the
+    hip, knee and ankle rotations of frames that need a change are rewritten; the contact channels become the
+    enforced locks (:func:`held`). The input is not modified; the result is detached (a post-process, not
+    differentiable). Works on CPU in float64 whatever the input's device and dtype (about 0.3 s for 21,600 frames on
+    2 cores).
     """
     if motion.shape[-1] != NUM_CHANNELS or motion.dim() not in (2, 3):
         raise ValueError(f"motion must be (T, {NUM_CHANNELS}) or (V, T, {NUM_CHANNELS}), got {tuple(motion.shape)}")
@@ -300,8 +302,8 @@ def lock_feet(
     rest = skeleton.rest_joints[:_N_LOWER].to(torch.float64)
     joints = torch.cat([_lower_body(flat[torch.as_tensor(rows)], rest)[1] for rows in _chunks(np.arange(V * T))])
     joints_np, contacts_np = joints.numpy(), flat[:, CONTACTS].numpy()
-    plans = [plan_locks(joints_np[v * T : (v + 1) * T], contacts_np[v * T : (v + 1) * T], skeleton, floor,
-                        contact_threshold, blend_frames, height_tolerance, min_frames, max_gap, max_drift)
+    st = LockSettings(**settings)
+    plans = [plan_locks(joints_np[v * T : (v + 1) * T], contacts_np[v * T : (v + 1) * T], skeleton, floor, st)
              for v in range(V)]
     plan = LockPlan(*(np.concatenate([getattr(p, f) for p in plans]) for f in ("mask", "offset", "weight", "hold")))
 

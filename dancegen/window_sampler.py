@@ -113,7 +113,7 @@ class WindowSampler:
             ref_vals = torch.stack([self.ref[w.start:w.end] for w in chunk]).to(self.dev)
             ref_mask = torch.stack([self.ref_mask[w.start:w.end] for w in chunk]).to(self.dev)
         frozen = self._frozen(chunk[0]) if self.mode != "inpaint" else None
-        tapers = self._tapers(chunk, frozen is not None) if self.mode != "inpaint" else None
+        tapers = self._tapers(chunk, frozen is not None) if self.mode == "consensus" else None
         x = torch.randn((V, C, W, NUM_CHANNELS), generator=self.generator, device=self.dev)
         offsets: Tensor | None = None
         song: Tensor | None = None
@@ -121,8 +121,11 @@ class WindowSampler:
             tt = torch.full((V * C,), t, dtype=torch.long, device=self.dev)
             x0 = self.model.guided_forward(x.reshape(V * C, W, NUM_CHANNELS), tt, music, genre, self.guidance)
             x0 = self.sched.maybe_clip(x0.view(V, C, W, NUM_CHANNELS))
-            if tapers is not None:
-                x0, offsets, song = self._consensus(chunk, x0, tapers, frozen)
+            if self.mode != "inpaint":
+                if tapers is not None:
+                    x0, offsets, song = self._consensus(chunk, x0, tapers, frozen)
+                else:
+                    x0, offsets, song = self._continue(chunk, x0, frozen)
                 known, mask = self._reference(chunk, x0, offsets, ref_vals, ref_mask)
                 x0 = torch.where(mask, known, x0)
                 if ref_vals is not None and ref_mask is not None:  # the joined windows keep the known entries too
@@ -142,7 +145,7 @@ class WindowSampler:
             raw = self.norm.unnormalize(x)
             raw[..., ROOT] += offsets[:, :, None, :]
         for c, w in enumerate(chunk):
-            if self.mode != "inpaint":  # every window is its slice of the consensus: write, do not cross-fade
+            if self.mode != "inpaint":  # windows already joined while denoising: write, do not cross-fade
                 self.stitcher.write(w.start, raw[:, c])
             else:
                 self.stitcher.add(w, raw[:, c])
@@ -150,7 +153,11 @@ class WindowSampler:
                 self.kept.append(raw[:, c].to("cpu", copy=True))
         self.prev_x, self.prev_offset = x[:, -1].clone(), offsets[:, -1].clone()
 
-    # ------------------------------------------------------------------ blend
+    # ------------------------------------------------------------------ blend and consensus
+    def _first_offset(self, V: int, frozen: Tensor | None, like: Tensor) -> Tensor:
+        """Song-space root of a chunk's first window (V, 3): where the finished motion is, else the carried one."""
+        return (frozen[:, 0, ROOT] if frozen is not None else self.prev_offset).to(like)
+
     def _frozen(self, first: Window) -> Tensor | None:
         """The finished song-space motion over a chunk's first overlap (V, overlap, 319), or None."""
         if not first.overlap or self.stitcher.filled < first.start + first.overlap:
@@ -169,24 +176,20 @@ class WindowSampler:
 
     def _consensus(self, chunk: list[Window], x0: Tensor, tapers: list[Tensor], frozen: Tensor | None
                    ) -> tuple[Tensor, Tensor, Tensor]:
-        """The windows' x̂0 replaced by their slices of the weighted song-space average (``consensus``) or by their
-        soft continuation of the previous window (``blend``) (V, C, W, 319, normalised, window frame); the song-space
-        root offsets (V, C, 3) of the windows' first frames; the same windows raw in song coordinates."""
+        """``consensus``: the windows' x̂0 replaced by their slices of the weighted song-space average (V, C, W, 319,
+        normalised, window frame); the song-space root offsets (V, C, 3) of the windows' first frames; the same
+        windows raw in song coordinates."""
         V, C, W, _ = x0.shape
         raw = self.norm.unnormalize(x0)
         s0 = chunk[0].start
         total = torch.zeros(V, chunk[-1].end - s0, NUM_CHANNELS, device=x0.device, dtype=x0.dtype)
         weight = torch.zeros(chunk[-1].end - s0, device=x0.device, dtype=x0.dtype)
         offsets = torch.empty(V, C, 3, device=x0.device, dtype=x0.dtype)
+        offsets[:, 0] = self._first_offset(V, frozen, x0)
         if frozen is not None:
-            offsets[:, 0] = frozen[:, 0, ROOT]
             fall = smoothstep_ramp(frozen.shape[1]).flip(0).to(x0)
             total[:, : frozen.shape[1]] += fall[:, None] * frozen
             weight[: frozen.shape[1]] += fall
-        else:
-            offsets[:, 0] = self.prev_offset
-        if self.mode == "blend":
-            return self._continue(chunk, raw, offsets, frozen)
         for c, w in enumerate(chunk):
             if c:
                 offsets[:, c] = offsets[:, c - 1] + raw[:, c - 1, w.start - chunk[c - 1].start, ROOT]
@@ -201,10 +204,13 @@ class WindowSampler:
         local[..., ROOT] -= offsets[:, :, None]
         return self.norm.normalize(local), offsets, song
 
-    def _continue(self, chunk: list[Window], raw: Tensor, offsets: Tensor, frozen: Tensor | None
-                  ) -> tuple[Tensor, Tensor, Tensor]:
+    def _continue(self, chunk: list[Window], x0: Tensor, frozen: Tensor | None) -> tuple[Tensor, Tensor, Tensor]:
         """``blend``: in window order, each window's x̂0 over its overlap becomes (1 − r)·previous + r·own with r
-        rising (smoothstep) across the overlap, the previous window's values already blended (soft inpainting)."""
+        rising (smoothstep) across the overlap, the previous window's values already joined (soft inpainting).
+        Returns the same three tensors as :meth:`_consensus`."""
+        raw = self.norm.unnormalize(x0)
+        offsets = torch.empty(x0.shape[0], x0.shape[1], 3, device=x0.device, dtype=x0.dtype)
+        offsets[:, 0] = self._first_offset(x0.shape[0], frozen, x0)
         out = []
         prev: Tensor | None = frozen
         for c, w in enumerate(chunk):

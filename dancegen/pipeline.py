@@ -34,13 +34,19 @@ from .errors import DancegenError
 from .genre.controller import GenrePrediction
 from .longform import FPS, HOP, WINDOW, Window, canonical_rot6d, plan_windows
 from .motion.layout import CONTACTS, FINEDANCE_CHANNELS, NUM_CHANNELS, ROOT
-from .window_sampler import LONGFORM_MODES, WindowSampler
+from .window_sampler import LONGFORM_MODES, ProgressCallback, WindowSampler
 
-#: ``progress(done, total)``: called after every reverse step; units are window-steps (windows × steps).
-ProgressCallback = Callable[[int, int], None]
 PAD_MODES = ("repeat", "zero")
 #: Post-processing of a generated dance (see :meth:`DancePipeline.__call__`).
 CLEANUP_MODES = ("feet", "floor", "none")
+
+
+def check_generation_options(longform: str | None, cleanup: str | None, prefix: str = "") -> None:
+    """One-line :class:`DancegenError` for an unknown ``longform`` or ``cleanup`` (None: the default); ``prefix``
+    (e.g. ``"--"``) names them as the caller's options."""
+    for name, value, known in (("longform", longform, LONGFORM_MODES), ("cleanup", cleanup, CLEANUP_MODES)):
+        if value is not None and value not in known:
+            raise DancegenError(f"{prefix}{name} {value!r}: expected one of {', '.join(known)}")
 
 
 @dataclass
@@ -233,10 +239,7 @@ class DancePipeline:
         ``none`` returns the model's raw output (what published evaluations score). ``stage(label)``
         is called as each part starts (genre, music features, sampling, clean-up); their times go to ``stats``.
         """
-        if longform not in LONGFORM_MODES:
-            raise DancegenError(f"longform must be one of {', '.join(LONGFORM_MODES)}, got {longform!r}")
-        if cleanup not in CLEANUP_MODES:
-            raise DancegenError(f"cleanup must be one of {', '.join(CLEANUP_MODES)}, got {cleanup!r}")
+        check_generation_options(longform, cleanup)
         with torch.inference_mode():
             result = self._generate(audio, sr, text, genre, steps, guidance, eta, seed, variations, constraints,
                                     reference, window_batch, progress, pad, keep_windows, song_key, longform,
@@ -308,11 +311,11 @@ class DancePipeline:
         from .motion.floor import place_on_floor
 
         kept = None if ref_mask is None else ref_mask[:, ROOT.start + 1]
-        motion = place_on_floor(motion, self.skeleton, kept=kept)
+        motion, floor = place_on_floor(motion, self.skeleton, kept=kept)
         if foot_cleanup:
             from .motion.footlock import lock_feet
 
-            motion = lock_feet(motion, self.skeleton, floor=_floor_level(motion, self.skeleton, kept))
+            motion = lock_feet(motion, self.skeleton, floor=floor)
         if ref is not None and ref_mask is not None:
             motion = torch.where(ref_mask, ref, motion)
         return motion
@@ -324,17 +327,6 @@ class DancePipeline:
 
         joints = joints_numpy(motion, self.skeleton)
         return longform_report(joints, motion[:, CONTACTS].detach().cpu().numpy(), window_boundaries(windows))
-
-
-def _floor_level(motion: Tensor, skeleton: Any, kept: Tensor | None) -> float:
-    """The height the feet are locked to: the standard floor, or the reference's where an edit keeps root heights."""
-    from .motion.floor import FLOOR_CLEARANCE, floor_track
-    from .motion.kinematics import joints_numpy
-
-    if kept is None or not bool(kept.any()):
-        return FLOOR_CLEARANCE
-    track = floor_track(joints_numpy(motion, skeleton)[..., 1].min(axis=-1))
-    return float(np.median(track[..., kept.cpu().numpy()]))
 
 
 def _load_checkpoint_parts(path: Path, ema: bool = True) -> dict[str, Any]:

@@ -40,6 +40,7 @@ from .motion.layout import NUM_CHANNELS, ROOT
 
 #: Ways to join the windows of a song (see the module doc).
 LONGFORM_MODES = ("blend", "consensus", "inpaint")
+#: ``progress(done, total)``: called after every reverse step; units are window-steps (windows × steps).
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -154,7 +155,7 @@ class WindowSampler:
         self.prev_x, self.prev_offset = x[:, -1].clone(), offsets[:, -1].clone()
 
     # ------------------------------------------------------------------ blend and consensus
-    def _first_offset(self, V: int, frozen: Tensor | None, like: Tensor) -> Tensor:
+    def _first_offset(self, frozen: Tensor | None, like: Tensor) -> Tensor:
         """Song-space root of a chunk's first window (V, 3): where the finished motion is, else the carried one."""
         return (frozen[:, 0, ROOT] if frozen is not None else self.prev_offset).to(like)
 
@@ -185,7 +186,7 @@ class WindowSampler:
         total = torch.zeros(V, chunk[-1].end - s0, NUM_CHANNELS, device=x0.device, dtype=x0.dtype)
         weight = torch.zeros(chunk[-1].end - s0, device=x0.device, dtype=x0.dtype)
         offsets = torch.empty(V, C, 3, device=x0.device, dtype=x0.dtype)
-        offsets[:, 0] = self._first_offset(V, frozen, x0)
+        offsets[:, 0] = self._first_offset(frozen, x0)
         if frozen is not None:
             fall = smoothstep_ramp(frozen.shape[1]).flip(0).to(x0)
             total[:, : frozen.shape[1]] += fall[:, None] * frozen
@@ -210,7 +211,7 @@ class WindowSampler:
         Returns the same three tensors as :meth:`_consensus`."""
         raw = self.norm.unnormalize(x0)
         offsets = torch.empty(x0.shape[0], x0.shape[1], 3, device=x0.device, dtype=x0.dtype)
-        offsets[:, 0] = self._first_offset(x0.shape[0], frozen, x0)
+        offsets[:, 0] = self._first_offset(frozen, x0)
         out = []
         prev: Tensor | None = frozen
         for c, w in enumerate(chunk):
@@ -218,7 +219,7 @@ class WindowSampler:
             if c:
                 src = out[c - 1]
                 offsets[:, c] = offsets[:, c - 1] + src[:, w.start - chunk[c - 1].start, ROOT]
-                prev = src[:, w.start - chunk[c - 1].start:] + 0.0
+                prev = src[:, w.start - chunk[c - 1].start:].clone()
                 prev[..., ROOT] += offsets[:, c - 1, None] - offsets[:, c, None]
             elif prev is not None:
                 prev = prev.clone()

@@ -52,7 +52,7 @@ def evaluate(
     from ..errors import DancegenError
     from ..evaluation import evaluate as run_evaluation
     from ..evaluation import get_protocol, print_report
-    from ..evaluation.runner import check_generation_options
+    from ..pipeline import check_generation_options
 
     get_protocol(protocol)
     check_generation_options(longform, cleanup, prefix="--")

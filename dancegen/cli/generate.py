@@ -95,19 +95,13 @@ def _run(song: Path, text: str | None, genre: str | None, checkpoint: Path | Non
     from ..errors import DancegenError
     from ..export import export
     from ..features.audio import load_audio
-    from ..pipeline import DancePipeline
+    from ..pipeline import DancePipeline, check_generation_options
 
     if text is None and genre is None:
         raise DancegenError("give --text \"a description of the dance\" or --genre NAME (e.g. --genre Jazz)")
     if variations < 1:
         raise DancegenError(f"--variations must be >= 1, got {variations}")
-    from ..pipeline import CLEANUP_MODES
-    from ..window_sampler import LONGFORM_MODES
-
-    if longform not in LONGFORM_MODES:
-        raise DancegenError(f"--longform {longform!r}: expected one of {', '.join(LONGFORM_MODES)}")
-    if cleanup not in CLEANUP_MODES:
-        raise DancegenError(f"--cleanup {cleanup!r}: expected one of {', '.join(CLEANUP_MODES)}")
+    check_generation_options(longform, cleanup, prefix="--")
     format_list = _check_formats(formats)
     err = Console(stderr=True)
     quiet = as_json or no_progress

@@ -85,16 +85,6 @@ def _beats(data: Path, clips: list[Clip], audio: dict[str, Path], mode: str) -> 
     return out, "audio (librosa beat tracking on each clip's audio, dancegen.metrics.music_beats)"
 
 
-def check_generation_options(longform: str | None, cleanup: str | None, prefix: str = "") -> None:
-    """Raise a one-line :class:`DataError` for an unknown long-form mode or clean-up (None: the default)."""
-    from ..pipeline import CLEANUP_MODES
-    from ..window_sampler import LONGFORM_MODES
-
-    for name, value, known in (("longform", longform, LONGFORM_MODES), ("cleanup", cleanup, CLEANUP_MODES)):
-        if value is not None and value not in known:
-            raise DataError(f"{prefix}{name} {value!r}: expected one of {', '.join(known)}")
-
-
 def clips_batched(proto: Protocol, clips: list[Clip]) -> bool:
     """Whether ``clips`` are sampled in batches by :mod:`dancegen.clip_batch` (one window each, raw model output)
     rather than one pipeline call each (long-form sampling and clean-up): every clip fits one 4-s window and the
@@ -208,6 +198,8 @@ def evaluate(
     batch_size = batch_size or (16 if str(device).startswith("cuda") else 1)
     if condition not in CONDITIONS:
         raise DataError(f"unknown condition {condition!r}; choose one of {', '.join(CONDITIONS)}")
+    from ..pipeline import check_generation_options
+
     check_generation_options(longform, cleanup)
     root = Path(data).expanduser()
     check_layout(root)

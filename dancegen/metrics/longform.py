@@ -28,10 +28,11 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
+from .beats import FPS
+from .joints import BODY_JOINTS
 
-FPS = 30
-BODY = tuple(range(22))
-FEET = (7, 8, 10, 11)  # channel order of the contacts: left ankle, right ankle, left foot, right foot
+BODY = list(BODY_JOINTS)
+FEET = [7, 8, 10, 11]  # in the contact channels' order (left/right ankle, left/right foot); physical.py orders by side
 PELVIS = 0
 UP = 1
 
@@ -47,7 +48,7 @@ def _check(joints: np.ndarray, min_frames: int = 3) -> np.ndarray:
 
 def body_acceleration(joints: np.ndarray, fps: int = FPS) -> np.ndarray:
     """Mean acceleration magnitude (m/s²) of the body joints at frames 1 … T−2: shape (T − 2,)."""
-    pos = _check(joints)[:, list(BODY)]
+    pos = _check(joints)[:, BODY]
     acc = (pos[2:] - 2 * pos[1:-1] + pos[:-2]) * fps * fps
     return np.linalg.norm(acc, axis=-1).mean(axis=1)
 
@@ -62,14 +63,9 @@ def seam_frames(boundaries: Iterable[int], frames: int, radius: int = 2) -> np.n
 
 
 def window_boundaries(windows: Sequence[Any]) -> list[int]:
-    """Boundary frames of a window plan (objects or dicts with ``start`` and ``overlap``): every window's start and
-    the end of its overlap with the previous window; the first window contributes none."""
-    out: set[int] = set()
-    for w in windows:
-        start, overlap = (w["start"], w["overlap"]) if isinstance(w, dict) else (w.start, w.overlap)
-        if overlap:
-            out.update((int(start), int(start) + int(overlap)))
-    return sorted(out)
+    """Boundary frames of a window plan (:func:`dancegen.longform.plan_windows`): every window's start and the end
+    of its overlap with the previous window; the first window contributes none."""
+    return sorted({f for w in windows if w.overlap for f in (int(w.start), int(w.start) + int(w.overlap))})
 
 
 def seam_ratio(joints: np.ndarray, boundaries: Iterable[int], radius: int = 2, fps: int = FPS) -> float:
@@ -96,7 +92,7 @@ def height_drift(joints: np.ndarray, fps: int = FPS, seconds: float = 10.0) -> f
 
 def lowest_foot(joints: np.ndarray) -> np.ndarray:
     """Height of the lowest foot joint per frame (T,)."""
-    return _check(joints, 1)[:, list(FEET), UP].min(axis=1)
+    return _check(joints, 1)[:, FEET, UP].min(axis=1)
 
 
 def block_floors(joints: np.ndarray, fps: int = FPS, block_seconds: float = 4.0, percentile: float = 5.0
@@ -126,7 +122,7 @@ def floor_deviation(joints: np.ndarray, fps: int = FPS) -> float:
 def contact_skating(joints: np.ndarray, contacts: np.ndarray, fps: int = FPS, threshold: float = 0.5) -> float:
     """Mean horizontal speed (m/s) of the foot joints over the frames whose contact channel (T, 4) exceeds
     ``threshold``; 0 when no frame is in contact. Frame t's speed is |p[t+1] − p[t]| in x, z times ``fps``."""
-    pos = _check(joints, 2)[:, list(FEET)][..., [0, 2]]
+    pos = _check(joints, 2)[:, FEET][..., [0, 2]]
     c = np.asarray(contacts, dtype=np.float64)
     if c.shape != (pos.shape[0], 4):
         raise DataError(f"contacts must be (frames, 4) = {(pos.shape[0], 4)}, got {c.shape}")
@@ -138,7 +134,7 @@ def contact_skating(joints: np.ndarray, contacts: np.ndarray, fps: int = FPS, th
 def near_floor_sliding(joints: np.ndarray, fps: int = FPS, ankle: float = 0.10, toe: float = 0.05) -> float:
     """Mean horizontal speed (m/s) of the foot joints over the frames where the joint is within ``ankle`` (joints 7,
     8) or ``toe`` (10, 11) metres above the song's floor (:func:`song_floor`); 0 when none is."""
-    pos = _check(joints, 2)[:, list(FEET)]
+    pos = _check(joints, 2)[:, FEET]
     height = pos[:-1, :, UP] - song_floor(joints, fps)
     near = height <= np.array([ankle, ankle, toe, toe])
     speed = np.linalg.norm(pos[1:][..., [0, 2]] - pos[:-1][..., [0, 2]], axis=-1) * fps
@@ -155,12 +151,12 @@ def floor_penetration(joints: np.ndarray, floor: float | None = None, fps: int =
 
 def joint_speed(joints: np.ndarray, fps: int = FPS) -> float:
     """Mean body-joint speed (m/s)."""
-    pos = _check(joints, 2)[:, list(BODY)]
+    pos = _check(joints, 2)[:, BODY]
     return float(np.linalg.norm(pos[1:] - pos[:-1], axis=-1).mean() * fps)
 
 
 def longform_report(joints: np.ndarray, contacts: np.ndarray | None = None, boundaries: Iterable[int] = (),
-                    fps: int = FPS) -> dict[str, float]:
+                    fps: int = FPS) -> dict[str, Any]:
     """All the figures of the module doc for one dance, as a JSON-ready dict (NaN seam ratio → None)."""
     pos = _check(joints)
     pen_max, pen_mean = floor_penetration(pos, fps=fps)

@@ -51,13 +51,14 @@ def _away_from(kept: np.ndarray, fps: int, ramp_s: float) -> np.ndarray:
 
 
 def place_on_floor(motion: Tensor, skeleton: Skeleton, floor: float = FLOOR_CLEARANCE, kept: Tensor | None = None,
-                   fps: int = FPS) -> Tensor:
+                   fps: int = FPS) -> tuple[Tensor, float]:
     """Motion (..., T, 319) with its root height moved so the tracked floor (:func:`floor_track` of the lowest of
-    all joints) sits at ``floor`` in every frame; only the root's y channel changes.
+    all joints) sits at ``floor`` in every frame, and the height it was placed on; only the root's y channel
+    changes.
 
     ``kept`` (T,) bool marks frames whose root height must stay as it is (an edit keeps them from a reference):
     there the correction is zero, easing in over one second around them, and the target becomes the tracked
-    floor of the kept frames, so the generated part lands on the reference's floor.
+    floor of the kept frames (the returned height), so the generated part lands on the reference's floor.
     """
     if motion.shape[-1] != NUM_CHANNELS:
         raise ValueError(f"motion must have {NUM_CHANNELS} channels, got {motion.shape[-1]}")
@@ -76,4 +77,4 @@ def place_on_floor(motion: Tensor, skeleton: Skeleton, floor: float = FLOOR_CLEA
     shift = torch.from_numpy(shift).to(motion)
     out = motion.clone()
     out[..., ROOT.start + _UP] -= shift
-    return out
+    return out, float(np.median(target))

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from dancegen.data import load_finedance
-from dancegen.errors import DataError
+from dancegen.errors import DancegenError, DataError
 from dancegen.evaluation import cut_clips, evaluate, get_protocol, score_set
 from dancegen.evaluation.scoring import score_songs
 from dancegen.export import write_edge_pkl, write_npz
@@ -129,9 +129,9 @@ def test_songs_checkpoint(data: Path, checkpoint: Path) -> None:
     src = gen["source"]
     assert (src["kind"], src["longform"], src["cleanup"], src["steps"]) == ("checkpoint", "blend", "none", 2)
     assert "song index" in src["seeds"]
-    with pytest.raises(DataError, match="longform 'x'"):
+    with pytest.raises(DancegenError, match="longform 'x'"):
         evaluate(data, "songs", checkpoint=checkpoint, longform="x")
-    with pytest.raises(DataError, match="cleanup 'all': expected one of feet, floor, none"):
+    with pytest.raises(DancegenError, match="cleanup 'all': expected one of feet, floor, none"):
         evaluate(data, "songs", checkpoint=checkpoint, cleanup="all")
 
 

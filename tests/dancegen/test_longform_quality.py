@@ -113,7 +113,8 @@ def dance_with_drift(frames: int, rise: float) -> torch.Tensor:
 def test_place_on_floor_removes_drift_and_keeps_jumps() -> None:
     skel = Skeleton.default()
     motion = dance_with_drift(1800, rise=0.8)
-    placed = place_on_floor(motion, skel)
+    placed, floor = place_on_floor(motion, skel)
+    assert floor == FLOOR_CLEARANCE
     assert torch.equal(placed[:, :5], motion[:, :5])
     assert torch.equal(placed[:, 7:], motion[:, 7:])
     before = forward_kinematics(motion, skel).numpy()
@@ -125,7 +126,7 @@ def test_place_on_floor_removes_drift_and_keeps_jumps() -> None:
     assert np.percentile(lowest, 5) == pytest.approx(FLOOR_CLEARANCE, abs=0.01)
     jump = slice(300, 312)
     assert lowest[jump].max() > FLOOR_CLEARANCE + 0.2  # the jump is still a jump
-    batched = place_on_floor(torch.stack([motion, dance_with_drift(1800, rise=-0.5)]), skel)
+    batched, _ = place_on_floor(torch.stack([motion, dance_with_drift(1800, rise=-0.5)]), skel)
     torch.testing.assert_close(batched[0], placed)
 
 
@@ -134,8 +135,9 @@ def test_place_on_floor_leaves_kept_frames_alone() -> None:
     motion = dance_with_drift(900, rise=0.4)
     kept = torch.zeros(900, dtype=torch.bool)
     kept[:150] = True
-    placed = place_on_floor(motion, skel, kept=kept)
+    placed, floor = place_on_floor(motion, skel, kept=kept)
     assert torch.equal(placed[:150], motion[:150])
     after = forward_kinematics(placed, skel).numpy()
     track = floor_track(after[:, :, 1].min(axis=1))
-    assert abs(track[600:] - track[:150].mean()).max() < 0.02  # the generated part lands on the kept part's floor
+    assert floor == pytest.approx(float(np.median(track[:150])), abs=5e-3)  # the kept part's floor
+    assert abs(track[600:] - floor).max() < 0.02  # the generated part lands on it

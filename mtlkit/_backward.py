@@ -15,8 +15,16 @@ Backends:
 - ``auto``: the cheapest exact one: ``jacobian``, or ``gramian`` when the Jacobian would exceed
   ``max_jacobian_bytes`` and the aggregator is Gramian-based.
 
+A loss-based method (:class:`~mtlkit.LossWeighting`: DWA, uncertainty weighting, …) needs no per-task gradient:
+whatever the backend, ``backward`` runs ONE backward of its objective ``Σ w_i L_i`` (+ its regulariser) into the
+parameters, the task heads and the method's own learnable parameters.
+
 Parameters that only some losses use (task heads) go in ``task_params``: they get their ordinary gradient of
-``Σ L_i`` (``task_weighting="unweighted"``, default) or of ``Σ w_i L_i`` (``"weighted"``, original Nash-MTL).
+``Σ L_i`` (``task_weighting="unweighted"``, the default for gradient methods) or of ``Σ w_i L_i``
+(``"weighted"``, original Nash-MTL, and the default for loss-based methods).
+
+``groups`` aggregates each group of shared parameters separately (one weighting per group: GradVac's and
+torchjd's per-layer strategy), on the jacobian and gramian backends.
 """
 
 from __future__ import annotations
@@ -32,26 +40,34 @@ from torch import Tensor, nn
 from ._aggregator import Aggregator, Weighting, check_gramian, gramian
 from ._distributed import Sync
 from ._jacobian import jacobian
+from ._loss_weighting import LossWeighting
 from ._registry import get_aggregator
 
 Backend = Literal["auto", "jacobian", "gramian", "representation"]
+TaskWeighting = Literal["unweighted", "weighted"]
 BACKENDS = ("auto", "jacobian", "gramian", "representation")
 
 
 @dataclass
 class BackwardResult:
     """What :func:`backward` did: weights (when defined), per-task gradient norms, pairwise cosines, the
-    Gramian they come from (parameter or representation space, see ``space``) and solver diagnostics."""
+    Gramian they come from (parameter or representation space, see ``space``) and solver diagnostics.
+
+    Loss-based methods compute no per-task gradient: ``gramian``, ``gradient_norms`` and ``cosine`` are None
+    (``space == "losses"``). With ``groups``, ``groups`` holds one result per group and the top-level Gramian is
+    the whole one (the sum of the groups'), ``weights`` None.
+    """
 
     backend: str
     space: str
     losses: Tensor
-    gramian: Tensor
+    gramian: Tensor | None
     weights: Tensor | None
-    gradient_norms: Tensor
-    cosine: Tensor
+    gradient_norms: Tensor | None
+    cosine: Tensor | None
     update_norm: float | None
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    groups: list[BackwardResult] | None = None
 
     @property
     def regularised(self) -> bool:
@@ -60,14 +76,18 @@ class BackwardResult:
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-Python view for logging (lists and floats)."""
+        def plain(t: Tensor | None) -> Any:
+            return None if t is None else t.tolist()
+
         out: dict[str, Any] = {
             "backend": self.backend, "space": self.space, "losses": self.losses.tolist(),
-            "weights": None if self.weights is None else self.weights.tolist(),
-            "gradient_norms": self.gradient_norms.tolist(), "cosine": self.cosine.tolist(),
-            "update_norm": self.update_norm,
+            "weights": plain(self.weights), "gradient_norms": plain(self.gradient_norms),
+            "cosine": plain(self.cosine), "update_norm": self.update_norm,
         }
         for key, value in self.diagnostics.items():
             out[key] = value.tolist() if isinstance(value, Tensor) else value
+        if self.groups is not None:
+            out["groups"] = [g.as_dict() for g in self.groups]
         return out
 
 
@@ -133,10 +153,13 @@ def _cosine(G: Tensor) -> tuple[Tensor, Tensor]:
     return norms, cos.clamp(-1.0, 1.0)
 
 
-def _weights(agg: Aggregator, G: Tensor, losses: Tensor) -> Tensor:
+def _weights(agg: Aggregator, G: Tensor, losses: Tensor, sync: Sync) -> Tensor:
     if not isinstance(agg, Weighting):
         raise ValueError(f"aggregator {agg.name or type(agg).__name__!r} is not Gramian-based: use backend='jacobian'")
-    return agg.weights(G, losses).double()
+    w = agg.weights(G, losses).double()
+    if agg.properties.randomised:  # every rank applies the first rank's draw, whatever the generators' seeds
+        sync.broadcast_(w)
+    return w
 
 
 def _task_grads(losses: Tensor, task_params: list[Tensor], w: Tensor | None, retain_graph: bool) -> list[Tensor | None]:
@@ -145,15 +168,59 @@ def _task_grads(losses: Tensor, task_params: list[Tensor], w: Tensor | None, ret
                                     allow_unused=True))
 
 
+def _resolve_groups(params: Iterable[Tensor] | nn.Module | None,
+                    groups: Sequence[Iterable[Tensor] | nn.Module] | None) -> tuple[list[Tensor], list[int] | None]:
+    """The shared parameters in order, and the number of parameters of each group (None without groups)."""
+    if groups is None:
+        if params is None:
+            raise ValueError("backward() needs params (the shared parameters) or groups")
+        return _as_params(params), None
+    lists = [_as_params(g) for g in groups]
+    if not lists or any(not g for g in lists):
+        raise ValueError("groups must be a non-empty list of non-empty parameter groups (with requires_grad)")
+    flat = [p for g in lists for p in g]
+    if len({id(p) for p in flat}) != len(flat):
+        raise ValueError("a parameter is in two groups")
+    if params is not None and {id(p) for p in _as_params(params)} != {id(p) for p in flat}:
+        raise ValueError("params and the union of groups differ: pass one or the other")
+    return flat, [len(g) for g in lists]
+
+
+def _resolve_aggregators(aggregator: Aggregator | str | Sequence[Aggregator | str], n_groups: int | None
+                         ) -> list[Aggregator]:
+    """One aggregator per group (or one in all); names are built with default options."""
+    items = [aggregator] if isinstance(aggregator, (str, Aggregator)) else list(aggregator)
+    aggs = [get_aggregator(a) if isinstance(a, str) else a for a in items]
+    for a in aggs:
+        if not isinstance(a, Aggregator):
+            raise TypeError(f"aggregator must be an mtlkit Aggregator or a registered name, got {type(a).__name__}")
+    if n_groups is None:
+        if len(aggs) != 1:
+            raise ValueError(f"{len(aggs)} aggregators given without groups: pass one")
+        return aggs
+    if len(aggs) == 1 and n_groups > 1:
+        a = aggs[0]
+        if isinstance(aggregator, str):
+            return [a] + [get_aggregator(aggregator) for _ in range(n_groups - 1)]
+        if a.properties.stateful:
+            raise ValueError(f"aggregator {a.name or type(a).__name__!r} is stateful: one instance would mix the "
+                             f"groups' state; pass one instance per group (aggregator=[...], {n_groups} of them)")
+        return aggs * n_groups
+    if len(aggs) != n_groups:
+        raise ValueError(f"{len(aggs)} aggregators for {n_groups} groups: pass one, or one per group")
+    return aggs
+
+
 def backward(
     losses: Sequence[Tensor] | Tensor,
-    params: Iterable[Tensor] | nn.Module,
-    aggregator: Aggregator | str,
+    params: Iterable[Tensor] | nn.Module | None,
+    aggregator: Aggregator | str | Sequence[Aggregator | str],
     backend: Backend = "auto",
     *,
+    groups: Sequence[Iterable[Tensor] | nn.Module] | None = None,
     representation: Tensor | Sequence[Tensor] | None = None,
     task_params: Iterable[Tensor] | nn.Module | None = None,
-    task_weighting: Literal["unweighted", "weighted"] = "unweighted",
+    task_weighting: TaskWeighting | None = None,
     chunk_size: int | None = None,
     block_numel: int = 1 << 27,
     max_jacobian_bytes: int = 1 << 31,
@@ -167,59 +234,101 @@ def backward(
         losses: K scalar losses (or a (K,) tensor).
         params: the shared parameters (an iterable or an ``nn.Module``); parameters without ``requires_grad``
             are skipped. With ``backend="representation"`` these are the parameters upstream of
-            ``representation``.
-        aggregator: an :class:`Aggregator` or a registered name (built with default options).
-        backend: ``"auto"``, ``"jacobian"``, ``"gramian"`` or ``"representation"`` (see the module docs).
+            ``representation``. May be None when ``groups`` is given.
+        aggregator: an :class:`Aggregator` or a registered name (built with default options); with ``groups``,
+            optionally one per group (required for stateful methods).
+        backend: ``"auto"``, ``"jacobian"``, ``"gramian"`` or ``"representation"`` (see the module docs);
+            ignored by loss-based methods (one backward).
+        groups: aggregate each group of shared parameters separately (jacobian and gramian backends).
         representation: the shared activation(s) for the representation backend.
         task_params: parameters used by only some losses (heads); ordinary gradients, see ``task_weighting``.
-        task_weighting: ``"unweighted"`` (gradient of Σ L_i) or ``"weighted"`` (of Σ w_i L_i).
+        task_weighting: ``"unweighted"`` (gradient of Σ L_i) or ``"weighted"`` (of Σ w_i L_i); None: weighted
+            for loss-based methods, unweighted otherwise.
         chunk_size: tasks per vmapped backward (None = all K at once; for the representation backend with
             separate losses, None = one backward per loss over its own graph).
         block_numel: the gramian backend's largest Jacobian block (entries).
         max_jacobian_bytes: ``auto`` switches to ``gramian`` above this Jacobian size.
-        retain_graph: keep the autograd graph afterwards.
+        retain_graph: keep the autograd graph afterwards (otherwise it is freed, activations included).
         sync: average across ``torch.distributed`` ranks (None = when initialised with world size > 1).
         process_group: the process group for ``sync``.
 
     Returns:
         A :class:`BackwardResult`.
     """
-    agg = get_aggregator(aggregator) if isinstance(aggregator, str) else aggregator
-    if not isinstance(agg, Aggregator):
-        raise TypeError(f"aggregator must be an mtlkit Aggregator or a registered name, got {type(agg).__name__}")
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    if task_weighting not in ("unweighted", "weighted"):
+    if task_weighting not in (None, "unweighted", "weighted"):
         raise ValueError(f"task_weighting must be 'unweighted' or 'weighted', got {task_weighting!r}")
     L, terms = _stack_losses(losses)
-    shared = _as_params(params)
+    if not L.is_floating_point():
+        raise TypeError(f"losses must be floating-point, got {L.dtype}")
+    shared, sizes = _resolve_groups(params, groups)
+    aggs = _resolve_aggregators(aggregator, None if sizes is None else len(sizes))
     heads = _as_params(task_params)
     if {id(p) for p in shared} & {id(p) for p in heads}:
         raise ValueError("a parameter is listed both in params and in task_params")
     if not shared:
         raise ValueError("no shared parameter requires grad")
-    gramian_based = isinstance(agg, Weighting) and agg.properties.gramian_based
+    loss_based = [isinstance(a, LossWeighting) and a.properties.loss_based for a in aggs]
+    if any(loss_based):
+        if sizes is not None:
+            raise ValueError("a loss-based method weighs the losses, not gradients: groups do not apply to it")
+        tw = task_weighting or "weighted"
+    else:
+        tw = task_weighting or "unweighted"
+    if sizes is not None and tw == "weighted":
+        raise ValueError("task_weighting='weighted' is ambiguous with groups (one weighting per group)")
+    gramian_based = all(isinstance(a, Weighting) and a.properties.gramian_based for a in aggs)
     if backend == "auto":
         nbytes = L.shape[0] * sum(p.numel() for p in shared) * shared[0].element_size()
         backend = "gramian" if gramian_based and nbytes > max_jacobian_bytes else "jacobian"
-    if backend in ("gramian", "representation") and not gramian_based:
+    if backend in ("gramian", "representation") and not gramian_based and not any(loss_based):
+        name = next(a.name or type(a).__name__ for a in aggs if not isinstance(a, Weighting)
+                    or not a.properties.gramian_based)
         raise ValueError(f"backend {backend!r} needs a Gramian-based aggregator; "
-                         f"{agg.name or type(agg).__name__!r} needs the Jacobian: use backend='jacobian'")
+                         f"{name!r} needs the Jacobian: use backend='jacobian'")
     sync_ = Sync(sync, process_group)
     L_detached = sync_.mean_(L.detach().double().clone())
+    if any(loss_based):
+        agg = aggs[0]
+        assert isinstance(agg, LossWeighting)
+        return _loss_backend(L, L_detached, shared, heads, agg, tw, retain_graph, sync_)
     if backend == "jacobian":
-        return _jacobian_backend(L, L_detached, shared, heads, agg, task_weighting, chunk_size, retain_graph, sync_,
+        return _jacobian_backend(L, L_detached, shared, sizes, heads, aggs, tw, chunk_size, retain_graph, sync_,
                                  terms)
     if backend == "gramian":
-        return _gramian_backend(L, L_detached, shared, heads, agg, task_weighting, chunk_size, block_numel,
+        return _gramian_backend(L, L_detached, shared, sizes, heads, aggs, tw, chunk_size, block_numel,
                                 retain_graph, sync_, terms)
+    if sizes is not None:
+        raise ValueError("groups apply to the jacobian and gramian backends (the representation backend has one "
+                         "Gramian for the whole trunk)")
     if representation is None:
         raise ValueError("backend='representation' needs representation=<the shared activation tensor(s)>")
     reps = [representation] if isinstance(representation, Tensor) else list(representation)
     if not all(isinstance(r, Tensor) and r.requires_grad for r in reps):
         raise ValueError("representation must be tensor(s) inside the autograd graph (requires_grad=True)")
-    return _representation_backend(L, L_detached, shared, heads, reps, agg, task_weighting, chunk_size,
+    return _representation_backend(L, L_detached, shared, heads, reps, aggs[0], tw, chunk_size,
                                    retain_graph, sync_, terms)
+
+
+def _loss_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads: list[Tensor], agg: LossWeighting,
+                  task_weighting: str, retain_graph: bool, sync: Sync) -> BackwardResult:
+    """One backward of the method's objective into the shared parameters, the heads (weighted) and the method's
+    own parameters; unweighted heads take one more backward of Σ L_i."""
+    w = agg.loss_weights(L_d)
+    objective = agg.objective(L, w)
+    own = [p for p in agg.parameters() if p.requires_grad]
+    inputs = shared + (heads if task_weighting == "weighted" else []) + own
+    unweighted_heads = bool(heads) and task_weighting == "unweighted"
+    grads = list(torch.autograd.grad(objective, inputs, retain_graph=retain_graph or unweighted_heads,
+                                     allow_unused=True))
+    if unweighted_heads:
+        grads += list(torch.autograd.grad(L.sum(), heads, retain_graph=retain_graph, allow_unused=True))
+        inputs = inputs + heads
+    sync.mean_all_(grads)
+    _accumulate(inputs, grads)
+    w_d = w.detach().double()
+    return BackwardResult("losses", "losses", L_d, None, w_d, None, None, None, dict(agg.diagnostics))
 
 
 def _finish(backend: str, space: str, L: Tensor, G: Tensor, w: Tensor | None, agg: Aggregator,
@@ -228,28 +337,54 @@ def _finish(backend: str, space: str, L: Tensor, G: Tensor, w: Tensor | None, ag
     return BackwardResult(backend, space, L, G, w, norms, cos, update_norm, dict(agg.diagnostics))
 
 
-def _jacobian_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads: list[Tensor], agg: Aggregator,
-                      task_weighting: str, chunk_size: int | None, retain_graph: bool, sync: Sync,
-                      terms: list[Tensor] | None) -> BackwardResult:
+def _grouped(backend: str, L: Tensor, parts: list[BackwardResult], update_norm: float | None) -> BackwardResult:
+    """One result for several groups: the whole Gramian (sum of the groups'), per-group results inside."""
+    G = sum((r.gramian for r in parts if r.gramian is not None), torch.zeros_like(parts[0].gramian))
+    norms, cos = _cosine(G)
+    return BackwardResult(backend, "parameters", L, G, None, norms, cos, update_norm, {}, parts)
+
+
+def _spans(shared: list[Tensor], sizes: list[int] | None) -> list[tuple[int, int, int, int]]:
+    """Per group: (first param, last param + 1, first column, last column + 1) in the shared Jacobian."""
+    counts = [len(shared)] if sizes is None else sizes
+    out, p0, c0 = [], 0, 0
+    for n in counts:
+        cols = sum(p.numel() for p in shared[p0 : p0 + n])
+        out.append((p0, p0 + n, c0, c0 + cols))
+        p0, c0 = p0 + n, c0 + cols
+    return out
+
+
+def _jacobian_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], sizes: list[int] | None, heads: list[Tensor],
+                      aggs: list[Aggregator], task_weighting: str, chunk_size: int | None, retain_graph: bool,
+                      sync: Sync, terms: list[Tensor] | None) -> BackwardResult:
     inputs = shared + heads
     J = jacobian(L, inputs, chunk_size=chunk_size, retain_graph=retain_graph, terms=terms)
     sync.mean_(J)
-    P = sum(p.numel() for p in shared)
-    J_shared = J[:, :P] if heads else J
-    G = check_gramian(gramian(J_shared))
-    w: Tensor | None = None
-    if isinstance(agg, Weighting):
-        w = _weights(agg, G, L_d)
-        update = w.to(J.dtype) @ J_shared
-    else:
-        update = agg(J_shared, L_d)
-    _accumulate(shared, _split(update, shared))
+    parts, sq_norm = [], 0.0
+    for agg, (p0, p1, c0, c1) in zip(aggs, _spans(shared, sizes)):
+        J_g = J[:, c0:c1]
+        G = check_gramian(gramian(J_g))
+        w: Tensor | None = None
+        if isinstance(agg, Weighting):
+            w = _weights(agg, G, L_d, sync)
+            update = w.to(J.dtype) @ J_g
+        else:
+            update = agg(J_g, L_d)
+            if agg.properties.randomised:
+                sync.broadcast_(update)
+        _accumulate(shared[p0:p1], _split(update, shared[p0:p1]))
+        norm = float(update.norm())
+        sq_norm += norm * norm
+        parts.append(_finish("jacobian", "parameters", L_d, G, w, agg, norm))
     if heads:
+        P = sum(p.numel() for p in shared)
+        w = parts[0].weights
         if task_weighting == "weighted" and w is None:
             raise ValueError("task_weighting='weighted' needs an aggregator with weights")
         hw = torch.ones(J.shape[0], dtype=J.dtype, device=J.device) if task_weighting == "unweighted" else w
         _accumulate(heads, _split(hw.to(J.dtype) @ J[:, P:], heads))
-    return _finish("jacobian", "parameters", L_d, G, w, agg, float(update.norm()))
+    return parts[0] if sizes is None else _grouped("jacobian", L_d, parts, sq_norm**0.5)
 
 
 def _apply_synced(L: Tensor, w: Tensor, shared: list[Tensor], heads: list[Tensor], grads: list[Tensor | None],
@@ -285,22 +420,29 @@ def _blocks(params: list[Tensor], K: int, block_numel: int) -> list[list[Tensor]
     return blocks
 
 
-def _gramian_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads: list[Tensor], agg: Aggregator,
-                     task_weighting: str, chunk_size: int | None, block_numel: int, retain_graph: bool,
-                     sync: Sync, terms: list[Tensor] | None) -> BackwardResult:
+def _gramian_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], sizes: list[int] | None, heads: list[Tensor],
+                     aggs: list[Aggregator], task_weighting: str, chunk_size: int | None, block_numel: int,
+                     retain_graph: bool, sync: Sync, terms: list[Tensor] | None) -> BackwardResult:
     K = L.shape[0]
-    G = torch.zeros(K, K, dtype=torch.float64, device=L.device)
-    for block in _blocks(shared, K, block_numel):
-        Jb = sync.mean_(jacobian(L, block, chunk_size=chunk_size, retain_graph=True, terms=terms))
-        G += gramian(Jb)
-        del Jb
-    G = check_gramian(G)
-    w = _weights(agg, G, L_d)
-    weighted = (w.to(L.dtype) * L).sum()
-    grads = list(torch.autograd.grad(weighted, shared, retain_graph=retain_graph or bool(heads), allow_unused=True))
-    _apply_synced(L, w, shared, heads, grads, task_weighting, retain_graph, sync)
-    update_norm = float(torch.sqrt(torch.clamp(w @ G @ w, min=0)))
-    return _finish("gramian", "parameters", L_d, G, w, agg, update_norm)
+    spans = _spans(shared, sizes)
+    parts, grads, sq_norm = [], [], 0.0
+    for g, (agg, (p0, p1, _, _)) in enumerate(zip(aggs, spans)):
+        G = torch.zeros(K, K, dtype=torch.float64, device=L.device)
+        for block in _blocks(shared[p0:p1], K, block_numel):
+            Jb = sync.mean_(jacobian(L, block, chunk_size=chunk_size, retain_graph=True, terms=terms))
+            G += gramian(Jb)
+            del Jb
+        G = check_gramian(G)
+        w = _weights(agg, G, L_d, sync)
+        last = g == len(spans) - 1
+        keep = retain_graph or bool(heads) or not last
+        grads += list(torch.autograd.grad((w.to(L.dtype) * L).sum(), shared[p0:p1], retain_graph=keep,
+                                          allow_unused=True))
+        norm = float(torch.sqrt(torch.clamp(w @ G @ w, min=0)))
+        sq_norm += norm * norm
+        parts.append(_finish("gramian", "parameters", L_d, G, w, agg, norm))
+    _apply_synced(L, parts[0].weights, shared, heads, grads, task_weighting, retain_graph, sync)
+    return parts[0] if sizes is None else _grouped("gramian", L_d, parts, sq_norm**0.5)
 
 
 def _per_task_rows(terms: list[Tensor], reps: list[Tensor], heads: list[Tensor]
@@ -332,7 +474,7 @@ def _representation_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads:
         Jz = jacobian(L, reps, chunk_size=chunk_size, retain_graph=True)
     G = sync.representation_gramian_(gramian(Jz))
     G = check_gramian(G)
-    w = _weights(agg, G, L_d)
+    w = _weights(agg, G, L_d, sync)
     gz = _split(w.to(Jz.dtype) @ Jz, reps)
     del Jz
     keep = retain_graph or (bool(heads) and head_rows is None)

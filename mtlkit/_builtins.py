@@ -1,16 +1,18 @@
-"""Registers the built-in aggregators (a pluggy plugin like any other, loaded by import)."""
+"""Registers the built-in methods (gradient- and loss-based) (a pluggy plugin like any other, loaded by import)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
 from ._aligned import AlignedMTL
+from ._dwa import DWA
 from ._linear import Linear
 from ._nash import NashMTL
 from ._pcgrad import PCGrad
 from ._registry import hookimpl
+from ._uw import UncertaintyWeighting
 
-BUILTIN_AGGREGATORS = (Linear, NashMTL, AlignedMTL, PCGrad)
+BUILTIN_AGGREGATORS = (Linear, NashMTL, AlignedMTL, PCGrad, DWA, UncertaintyWeighting)
 
 
 @hookimpl

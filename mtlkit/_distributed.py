@@ -59,3 +59,10 @@ class Sync:
             dist.all_reduce(G, op=dist.ReduceOp.SUM, group=self.group)
             G.div_(self.world_size**2)
         return G
+
+    def broadcast_(self, t: Tensor) -> Tensor:
+        """In place: every rank gets the group's first rank's ``t`` (randomised methods agree across ranks)."""
+        if self.enabled:
+            src = 0 if self.group is None else dist.get_global_rank(self.group, 0)
+            dist.broadcast(t, src=src, group=self.group)
+        return t

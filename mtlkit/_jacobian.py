@@ -17,6 +17,9 @@ import torch
 from torch import Tensor
 
 _VMAP_FAILED: set[str] = set()
+# Until one batched backward has worked in this process it keeps the graph, so that the per-task fallback can
+# still run if it fails half-way; afterwards ``retain_graph=False`` frees the graph (and its activations) at once.
+_VMAP_WORKED: set[str] = set()
 
 
 def _chunks(K: int, chunk_size: int | None) -> list[range]:
@@ -34,11 +37,14 @@ def _grads_for_rows(
     eye = torch.eye(K, dtype=losses.dtype, device=losses.device)[rows.start : rows.stop]
     if len(rows) > 1 and "vmap" not in _VMAP_FAILED:
         try:
-            return list(
+            out = list(
                 torch.autograd.grad(
-                    losses, inputs, grad_outputs=eye, is_grads_batched=True, retain_graph=True, allow_unused=True
+                    losses, inputs, grad_outputs=eye, is_grads_batched=True,
+                    retain_graph=retain_graph or "vmap" not in _VMAP_WORKED, allow_unused=True,
                 )
             )
+            _VMAP_WORKED.add("vmap")  # from now on the graph is freed by the batched call itself
+            return out
         except RuntimeError as exc:  # an op without a batching rule: fall back once, then remember
             _VMAP_FAILED.add("vmap")
             warnings.warn(f"mtlkit: batched per-task gradients unavailable ({exc}); using one backward per task",

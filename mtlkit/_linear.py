@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor
 
-from ._aggregator import Properties, Weighting, check_gramian
+from ._aggregator import Properties, Weighting, check_finite_update, check_gramian, check_jacobian
 
 
 class Linear(Weighting):
@@ -34,14 +34,14 @@ class Linear(Weighting):
             raise ValueError(f"linear aggregator has {len(self.fixed)} weights but got {K} tasks")
         return torch.tensor(self.fixed, dtype=G.dtype, device=G.device)
 
-    def __call__(self, J: Tensor, losses: Tensor | None = None) -> Tensor:
-        # No Gramian needed: Jᵀw directly (the lower bound of every method).
-        if J.dim() != 2:
-            raise ValueError(f"expected a (K, P) Jacobian, got shape {tuple(J.shape)}")
+    def forward(self, J: Tensor, losses: Tensor | None = None) -> Tensor:
+        # No Gramian needed: Jᵀw directly (the lower bound of every method); non-finite J gives a non-finite update.
+        check_jacobian(J)
         if self.fixed is None:
-            return J.sum(dim=0)
-        G_dummy = torch.zeros(J.shape[0], J.shape[0], dtype=torch.float64)
-        return self.weights(G_dummy).to(dtype=J.dtype, device=J.device) @ J
+            return check_finite_update(J.sum(dim=0))
+        if len(self.fixed) != J.shape[0]:
+            raise ValueError(f"linear aggregator has {len(self.fixed)} weights but got {J.shape[0]} tasks")
+        return check_finite_update(torch.tensor(self.fixed, dtype=J.dtype, device=J.device) @ J)
 
     def __repr__(self) -> str:
         return f"Linear(weights={self.fixed})" if self.fixed is not None else "Linear()"

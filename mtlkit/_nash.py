@@ -16,13 +16,14 @@ the same footing whatever its gradient's scale, and the warm start carries over 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 import torch
 from torch import Tensor
 
-from ._aggregator import Properties, Weighting
+from ._aggregator import Properties, Weighting, check_gramian
 
 try:  # the gufunc behind np.linalg.solve, without its ≈3 µs of Python-side checks (a third of a Newton step)
     from numpy.linalg._umath_linalg import solve1 as _linsolve
@@ -34,17 +35,8 @@ _EYES: dict[int, np.ndarray] = {}
 
 
 def _gramian_numpy(G: Tensor) -> np.ndarray:
-    """Validate a (K, K) Gramian and return it as a symmetric float64 numpy array (a copy)."""
-    if not isinstance(G, Tensor):
-        raise TypeError(f"expected the Gramian as a torch.Tensor, got {type(G).__name__}")
-    if G.dim() != 2 or G.shape[0] != G.shape[1] or G.shape[0] == 0:
-        raise ValueError(f"expected a square (K, K) Gramian with K >= 1, got shape {tuple(G.shape)}")
-    if G.dtype != torch.float64 or G.device.type != "cpu":
-        G = G.to(device="cpu", dtype=torch.float64)
-    g = G.detach().numpy()
-    if not np.isfinite(g).all():
-        raise ValueError("the Gramian contains NaN or Inf (a task gradient is not finite)")
-    return 0.5 * (g + g.T)
+    """Validate a (K, K) Gramian (:func:`check_gramian`) and return it as a symmetric float64 numpy array."""
+    return check_gramian(G.detach() if isinstance(G, Tensor) else G).cpu().numpy()
 
 
 def newton_bargaining(
@@ -242,9 +234,9 @@ class NashMTL(Weighting):
 
     # -- state ----------------------------------------------------------------------------------------------------
 
-    def state_dict(self) -> dict[str, Any]:
+    def get_extra_state(self) -> dict[str, Any]:
         """``step`` (int) and, after the first call, ``beta`` (warm start, scale-free) and ``alpha`` (last
-        weights before clipping), both float64 tensors."""
+        weights before clipping), both float64 tensors: ``state_dict()["_extra_state"]``."""
         state: dict[str, Any] = {"step": self._step}
         if self._beta is not None:
             state["beta"] = torch.from_numpy(self._beta.copy())
@@ -252,7 +244,7 @@ class NashMTL(Weighting):
             state["alpha"] = torch.from_numpy(self._alpha.copy())
         return state
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
+    def set_extra_state(self, state: dict[str, Any]) -> None:
         unknown = set(state) - {"step", "beta", "alpha"}
         if unknown:
             raise ValueError(f"unexpected keys in the NashMTL state: {sorted(unknown)} (expected step, beta, alpha)")
@@ -271,6 +263,12 @@ class NashMTL(Weighting):
                 raise ValueError(f"state['{key}'] must be a finite 1-D tensor{' > 0' if key == 'beta' else ''}")
             arrays[key] = arr
         self._step, self._beta, self._alpha = step, arrays["beta"], arrays["alpha"]
+
+    def load_state_dict(self, state_dict: Mapping[str, Any], strict: bool = True, assign: bool = False) -> Any:
+        """nn.Module's, also accepting the flat ``{"step", "beta", "alpha"}`` layout of mtlkit 0.1 checkpoints."""
+        if "_extra_state" not in state_dict and set(state_dict) & {"step", "beta", "alpha"}:
+            state_dict = {"_extra_state": dict(state_dict)}
+        return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     def __repr__(self) -> str:
         return f"NashMTL(max_norm={self.max_norm}, update_every={self.update_every})"

@@ -59,9 +59,17 @@ def get_aggregator(name: str, **options: Any) -> Aggregator:
     return AGGREGATORS.create(name, **options)
 
 
-def list_aggregators() -> list[AggregatorInfo]:
-    """Every registered aggregator with its declared properties and origin plugin, sorted by name."""
-    return [AggregatorInfo(i.name, i.cls, i.origin) for i in AGGREGATORS.items()]
+def list_aggregators(kind: str | None = None) -> list[AggregatorInfo]:
+    """Every registered method with its declared properties and origin plugin, sorted by name.
+
+    ``kind`` keeps one kind: ``"losses"`` (loss-based: no per-task gradient), ``"gramian"`` (weights from the
+    Gramian) or ``"jacobian"`` (needs the whole Jacobian). Each info's ``properties`` says what the method
+    needs (Jacobian, Gramian, losses), whether it has learnable parameters and whether it draws random numbers.
+    """
+    if kind not in (None, "losses", "gramian", "jacobian"):
+        raise ValueError(f"kind must be 'losses', 'gramian', 'jacobian' or None, got {kind!r}")
+    infos = [AggregatorInfo(i.name, i.cls, i.origin) for i in AGGREGATORS.items()]
+    return [i for i in infos if kind is None or i.properties.kind == kind]
 
 
 def register_plugin(plugin: object, name: str | None = None) -> None:

@@ -15,6 +15,9 @@ Tolerances are relative: an inner product or a difference of updates may be off 
 ``rtol = 8 (K + P) eps(dtype) + solver_rtol``: rounding in the length-K and length-P sums of J's dtype, plus
 an allowance (default 1e-8, about √eps of float64) for iterative float64 weight solvers.
 
+Loss-based methods (``needs == {"losses"}``) get a loss vector with every Jacobian; learnable ones (sized for
+one K) are called with one K per instance.
+
 Randomised aggregators take their randomness from a ``generator: torch.Generator | None`` constructor option
 (None: a fresh unseeded generator, never the global RNG); the suite passes seeded generators.
 This module is not imported by ``import mtlkit`` and does not need pytest except for :class:`AggregatorContract`.
@@ -262,6 +265,8 @@ def check_determinism(spec: str | type[Aggregator] | Subject) -> None:
     subj = subject(spec)
     problems = []
     Js = [J for _, J in random_jacobians(torch.float64)][:4]
+    if subj.properties.learnable:  # learnable weights are sized for one K: four Jacobians of that K
+        Js = [_randn(4, 6 + i, 30 + i, torch.float64) for i in range(4)]
     state = torch.random.get_rng_state()
     runs = []
     for _ in range(2):

@@ -187,7 +187,8 @@ def _record(step: int, out: dict[str, Any], tasks: list[str], agg_tasks: list[st
         weights = dict.fromkeys(tasks, 1.0) | dict(zip(agg_tasks, d["weights"]))
     skip = {"backend", "space", "losses", "weights", "gradient_norms", "cosine", "update_norm"}
     return {"step": step, "lr": out["lr"], "step_time": out["step_time"], "losses": dict(zip(tasks, out["losses"])),
-            "weights": weights, "gradient_norms": dict(zip(agg_tasks, d["gradient_norms"])),
+            "weights": weights,
+            "gradient_norms": None if d["gradient_norms"] is None else dict(zip(agg_tasks, d["gradient_norms"])),
             "cosine": d["cosine"], "cosine_tasks": agg_tasks, "space": d["space"], "backend": d["backend"],
             "grad_norm": out["grad_norm"], "update_norm": d["update_norm"],
             "diagnostics": {k: v for k, v in d.items() if k not in skip}}

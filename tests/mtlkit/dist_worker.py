@@ -15,12 +15,18 @@ import mtlkit
 
 COMBOS = [(agg, backend) for agg in ("linear", "nash", "aligned", "pcgrad")
           for backend in ("jacobian", "gramian", "representation")]
+COMBOS += [("pcgrad-by-name", "jacobian"), ("pcgrad-by-name", "gramian"), ("dwa", "jacobian"), ("uw", "jacobian")]
+UNSEEDED = {"pcgrad-by-name"}  # a fresh unseeded generator per rank: only the ranks' agreement is defined
 STEPS, BATCH = 4, 16
 
 
 def make_aggregator(name: str) -> mtlkit.Aggregator:
     if name == "pcgrad":
         return mtlkit.get_aggregator("pcgrad", generator=torch.Generator().manual_seed(123))
+    if name == "pcgrad-by-name":
+        return mtlkit.get_aggregator("pcgrad")
+    if name == "uw":
+        return mtlkit.get_aggregator("uw", num_tasks=3)
     if name == "nash":
         return mtlkit.get_aggregator("nash", max_norm=None)
     return mtlkit.get_aggregator(name)
@@ -41,7 +47,7 @@ def initial_parameters() -> list[float]:
 def train(agg_name: str, backend: str, rank: int, world: int) -> list[float]:
     trunk, heads = make_model()
     agg = make_aggregator(agg_name)
-    params = [*trunk.parameters(), *heads.parameters()]
+    params = [*trunk.parameters(), *heads.parameters(), *agg.parameters()]  # uw: its log-variances too
     for step in range(STEPS):
         g = torch.Generator().manual_seed(1000 + step)
         x = torch.randn(BATCH, 5, generator=g, dtype=torch.float64)

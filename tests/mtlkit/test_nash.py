@@ -153,7 +153,7 @@ def test_update_every_reuses_alpha_and_reclips():
         if i == 0:
             first_alpha = nash.diagnostics["alpha"].clone()
     assert recomputed == [True, False, False, True, False]
-    assert nash.state_dict()["step"] == 5
+    assert nash.state_dict()["_extra_state"]["step"] == 5
 
 
 def test_state_dict_round_trip_through_safetensors_and_json(tmp_path):
@@ -162,7 +162,7 @@ def test_state_dict_round_trip_through_safetensors_and_json(tmp_path):
     nash = NashMTL(update_every=2)
     for J in Js[:3]:
         nash(J)
-    state = nash.state_dict()
+    state = nash.state_dict()["_extra_state"]  # loaded back in the flat layout of mtlkit 0.1 checkpoints
     tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
     scalars = {k: v for k, v in state.items() if not isinstance(v, torch.Tensor)}
     safetensors_torch.save_file(tensors, tmp_path / "nash.safetensors")
@@ -183,7 +183,7 @@ def test_reset_gives_a_fresh_instance():
     nash = NashMTL(update_every=5)
     nash(J1)
     nash.reset()
-    assert nash.state_dict() == {"step": 0}
+    assert nash.state_dict() == {"_extra_state": {"step": 0}}
     fresh = NashMTL(update_every=5)
     assert torch.equal(nash(J2), fresh(J2))
     assert nash.diagnostics["iterations"] == fresh.diagnostics["iterations"]

@@ -59,8 +59,8 @@ def test_list_aggregators_shows_properties_and_origins():
     assert d["name"] == "linear"
     assert d["origin"] == "built-in"
     assert d["summary"].startswith("Fixed weights")
-    assert d["properties"] == {"non_conflicting": False, "permutation_invariant": False, "stateful": False,
-                               "randomised": False, "needs": ["gramian"]}
+    assert d["properties"] == {"kind": "gramian", "non_conflicting": False, "permutation_invariant": False,
+                               "stateful": False, "randomised": False, "learnable": False, "needs": ["gramian"]}
     json.dumps([info.as_dict() for info in infos.values()])  # JSON-friendly
     assert list(infos) == sorted(infos)
     for info in infos.values():

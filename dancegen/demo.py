@@ -211,12 +211,16 @@ def package_checkpoint(checkpoint: str | Path, dest: str | Path, metrics: str | 
     run's metrics.jsonl. Optimiser, aggregator and RNG state are dropped."""
     from safetensors.torch import load_file, save_file
 
+    from .train.checkpoint_paths import HEAD_FILE
+
     src, dest = Path(checkpoint), Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
     try:
         for name in _KEEP:
             shutil.copy2(src / name, tmp / name)
+        if (src / HEAD_FILE).is_file():  # a text controller trained from a head file: its copy
+            shutil.copy2(src / HEAD_FILE, tmp / HEAD_FILE)
         raw = {k: v.half().contiguous() if v.is_floating_point() else v
                for k, v in load_file(str(src / "model.safetensors")).items()}
         save_file(raw, str(tmp / "model.safetensors"))

@@ -15,3 +15,7 @@ class MissingWeightsError(DancegenError):
 
 class DataError(DancegenError):
     """A data set directory, file or array is missing or malformed."""
+
+
+class UnsafeFileError(DancegenError):
+    """A file or path a user was given is refused because following it could run code or leave its folder."""

@@ -338,6 +338,7 @@ def _load_checkpoint_parts(path: Path, ema: bool = True) -> dict[str, Any]:
     from .model import GCDanceDenoiser, ModelConfig, MotionNormalizer
     from .motion import Skeleton
     from .train.checkpoint import latest_checkpoint, load_flat, read_config
+    from .train.checkpoint_paths import checkpoint_controller_config, checkpoint_encoder_options
 
     if not path.exists():
         raise DancegenError(f"checkpoint {path} does not exist")
@@ -346,6 +347,12 @@ def _load_checkpoint_parts(path: Path, ema: bool = True) -> dict[str, Any]:
         raise DancegenError(f"{path} is neither a checkpoint folder (config.json + model.safetensors) nor a run "
                             "folder with a 'latest' pointer")
     cfg = read_config(folder)
+    try:  # files the config names: resolved inside the folder or refused, before anything is built
+        enc_cfg = cfg["music_encoder"]
+        options = checkpoint_encoder_options(folder, cfg.get("train", {}).get("encoder_options") or {})
+        ctrl_cfg = checkpoint_controller_config(folder, cfg["genre_controller"]["config"])
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise DancegenError(f"checkpoint {folder} is incomplete or from another version: {exc!r}") from None
     try:
         model = GCDanceDenoiser(ModelConfig.from_dict(cfg["model"]))
         weights = load_flat(folder, "ema" if ema else "model")
@@ -356,15 +363,13 @@ def _load_checkpoint_parts(path: Path, ema: bool = True) -> dict[str, Any]:
         normalizer = MotionNormalizer(norm_t["shift"].shape[0], cfg.get("normalizer", {}).get("mode", "minmax"))
         normalizer.shift.copy_(norm_t["shift"])
         normalizer.scale.copy_(norm_t["scale"])
-        enc_cfg = cfg["music_encoder"]
-        options = dict(cfg.get("train", {}).get("encoder_options") or {})
         if enc_cfg.get("allow_random_weights"):
             options["allow_random_weights"] = True
         encoder = build_music_encoder(enc_cfg["spec"], **options)
         if encoder.config_hash() != enc_cfg.get("config_hash", encoder.config_hash()):
             raise DancegenError(f"the music encoder {enc_cfg['spec']!r} built here differs from the one the checkpoint "
                                 "was trained with (other weights or options); install the same encoder weights")
-        controller = build_genre_controller(cfg["genre_controller"]["config"])
+        controller = build_genre_controller(ctrl_cfg)
         if ctrl_state:
             controller.load_state_dict(ctrl_state)
         skel_cfg = cfg.get("skeleton") or {}

@@ -104,25 +104,27 @@ def check_jacobian(J: Tensor) -> None:
 
 
 def gramian(J: Tensor) -> Tensor:
-    """``G = J Jᵀ`` in float64, formed without overflow.
+    """``G = J Jᵀ`` in float64, formed without overflow or underflow.
 
     The K×P product runs in J's dtype (float32 for fp16/bf16 input). When it overflows (fp16 entries of a few
-    hundred, float32 entries near 1e20) it is formed again from J scaled by a power of two ``s`` near ``max|J|``
-    (exact in binary floating point) as ``s² (J/s)(J/s)ᵀ``. With input checks off (:func:`set_input_checks`)
-    the scaled form is always used, so no device→host synchronisation happens. Non-finite entries of J give a
+    hundred, float32 entries near 1e20) or a non-zero row's squared norm underflows to 0 (float32 entries near
+    1e-25), it is formed again from the rows scaled by powers of two ``s_i`` near ``max_j |J_ij|`` (exact in
+    binary floating point): ``G = S (S⁻¹J)(S⁻¹J)ᵀ S``. With input checks off (:func:`set_input_checks`) the
+    scaled form is always used, so that no device→host synchronisation happens. Non-finite entries of J give a
     non-finite Gramian (rejected by :func:`check_gramian`).
     """
     check_jacobian(J)
     work = J if J.dtype in (torch.float32, torch.float64) else J.float()
     if _CHECKS["enabled"]:
         G = (work @ work.T).double()
-        if bool(torch.isfinite(G).all()):
+        if bool(torch.isfinite(G).all() & (G.diagonal() > 0).all()):
             return G
-    amax = work.detach().abs().amax()
-    # 2^-floor(log2 max) brings the entries into [1, 2); a zero or non-finite max leaves J as it is.
+    amax = work.detach().abs().amax(dim=1)
+    # 2^-floor(log2 max_i) brings row i into [1, 2); a zero or non-finite row is left as it is.
     exponent = torch.where(torch.isfinite(amax) & (amax > 0), torch.floor(torch.log2(amax)), torch.zeros_like(amax))
-    scaled = work * torch.exp2(-exponent)
-    return (scaled @ scaled.T).double() * torch.exp2(2.0 * exponent.double())
+    scaled = work * torch.exp2(-exponent)[:, None]
+    s = torch.exp2(exponent.double())
+    return (scaled @ scaled.T).double() * s[:, None] * s[None, :]
 
 
 def check_gramian(G: Tensor) -> Tensor:

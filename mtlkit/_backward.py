@@ -320,13 +320,18 @@ def _loss_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads: list[Tens
     own = [p for p in agg.parameters() if p.requires_grad]
     inputs = shared + (heads if task_weighting == "weighted" else []) + own
     unweighted_heads = bool(heads) and task_weighting == "unweighted"
-    grads = list(torch.autograd.grad(objective, inputs, retain_graph=retain_graph or unweighted_heads,
-                                     allow_unused=True))
-    if unweighted_heads:
-        grads += list(torch.autograd.grad(L.sum(), heads, retain_graph=retain_graph, allow_unused=True))
-        inputs = inputs + heads
-    sync.mean_all_(grads)
-    _accumulate(inputs, grads)
+    if not sync.enabled:  # straight into .grad, as a plain backward does (no second buffer, no extra add)
+        torch.autograd.backward(objective, inputs=inputs, retain_graph=retain_graph or unweighted_heads)
+        if unweighted_heads:
+            torch.autograd.backward(L.sum(), inputs=heads, retain_graph=retain_graph)
+    else:  # the gradients of this call alone are averaged across ranks, then accumulated
+        grads = list(torch.autograd.grad(objective, inputs, retain_graph=retain_graph or unweighted_heads,
+                                         allow_unused=True))
+        if unweighted_heads:
+            grads += list(torch.autograd.grad(L.sum(), heads, retain_graph=retain_graph, allow_unused=True))
+            inputs = inputs + heads
+        sync.mean_all_(grads)
+        _accumulate(inputs, grads)
     w_d = w.detach().double()
     return BackwardResult("losses", "losses", L_d, None, w_d, None, None, None, dict(agg.diagnostics))
 

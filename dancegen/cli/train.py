@@ -66,6 +66,7 @@ def train(
     """Train the GCDance denoiser on a data set, balancing its task losses with an mtlkit aggregator."""
     from ..errors import DancegenError
     from ..train.checkpoint import latest_checkpoint, read_config
+    from ..train.checkpoint_paths import checkpoint_train_settings
     from ..train.config import TrainConfig, read_toml
 
     toml = read_toml(config) if config is not None else {}
@@ -85,6 +86,7 @@ def train(
         "progress": False if no_progress else None, "debug_replica_hash": True if debug_replica_hash else None,
     }
     base: dict[str, Any] = {}
+    saved: dict[str, Any] = {}
     run_dir = cli["out"] or toml.get("out")
     if resume:
         if not run_dir:
@@ -93,8 +95,12 @@ def train(
         if ckpt is None:
             raise DancegenError(f"nothing to resume in {run_dir}: no 'latest' checkpoint pointer "
                                 f"(start without --resume)")
-        base = read_config(ckpt)["train"]
+        saved = read_config(ckpt)["train"]
+        base = checkpoint_train_settings(ckpt, saved)
     merged = {**base, **toml, **{k: v for k, v in cli.items() if v is not None}}
+    if resume and "skeleton" not in merged and saved.get("skeleton", "default") != "default":
+        raise DancegenError(f"the run was trained with --skeleton {saved['skeleton']}; pass it again to resume "
+                            "(files named in a checkpoint's settings are not opened)")
     if "tasks" not in merged:  # a controller without a classifier (label, none) cannot train L_C
         from ..plugins import GENRE_CONTROLLERS
 

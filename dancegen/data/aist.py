@@ -8,6 +8,8 @@ Layout::
     DIR/ignore_list.txt       optional (also looked for in splits/)
     DIR/splits.json           optional {"train", "test", "ignore"} override
 
+The ``.pkl`` files are read with :func:`dancegen.safe_pickle.load_pickle` (numpy arrays and plain containers only;
+a file asking for anything else raises :class:`~dancegen.errors.UnsafeFileError` and stops the load).
 Frames are subsampled 60 → 30 FPS (every other frame); translation is divided by ``smpl_scaling`` (metres, y up).
 SMPL joints 0–21 are the SMPL-H body joints; SMPL's two hand joints (22, 23) are dropped and the 30 finger joints
 keep the identity rotation, so every sequence has ``hands_present=False``. Genres use AIST++'s own 10-genre table
@@ -16,12 +18,12 @@ keep the identity rotation, so every sequence has ``hands_present=False``. Genre
 
 from __future__ import annotations
 
-import pickle
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import DancegenError, DataError
+from ..safe_pickle import load_pickle
 from .sequence import DataReport, OnError, Sequence, SequenceSet, audio_frames
 
 #: AIST++ genre codes in index order and their names.
@@ -136,8 +138,10 @@ def _load_one(
     except DataError as exc:
         return report.problem(name, str(exc), on_error)
     try:
-        with open(path, "rb") as f:
-            data = pickle.load(f)
+        data = load_pickle(path)  # a file that asks to run code raises UnsafeFileError: it stops the load
+    except DataError as exc:
+        return report.problem(name, str(exc), on_error)
+    try:
         poses = np.asarray(data["smpl_poses"], dtype=np.float64)
         trans = np.asarray(data["smpl_trans"], dtype=np.float64)
         scaling = float(np.asarray(data.get("smpl_scaling", 1.0)).reshape(-1)[0])

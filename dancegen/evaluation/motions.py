@@ -8,12 +8,12 @@ Naming convention (the file stem, or the folder name for ``NAME/motion.npz`` as 
 
 An optional ``test_`` prefix (EDGE's output naming) is ignored. Files: our ``motion.npz`` (``motion_319`` or AMASS
 ``poses``/``trans``; joints by forward kinematics on the evaluation skeleton) or an EDGE-style ``.pkl`` with
-``full_pose`` (T, 24, 3) joint positions, y up (body only: hand metrics are skipped).
+``full_pose`` (T, 24, 3) joint positions, y up (body only: hand metrics are skipped), read with
+:func:`dancegen.safe_pickle.load_pickle` (numpy arrays and containers only).
 """
 
 from __future__ import annotations
 
-import pickle
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +22,7 @@ import numpy as np
 
 from ..errors import DataError
 from ..motion.layout import NUM_CHANNELS, ROOT
+from ..safe_pickle import load_pickle
 from .protocols import Clip, Protocol
 
 _STEM = re.compile(r"^(?:test_)?(?P<song>[^_]+?)(?:_slice(?P<k>\d+))?$")
@@ -45,11 +46,7 @@ def find_motion_files(folder: Path) -> dict[str, Path]:
 def _read(path: Path, skeleton: object, joints_of: Callable) -> tuple[np.ndarray | None, np.ndarray | None]:
     """(319-D motion or None, joints (T, 24, 3) or None) of one file."""
     if path.suffix == ".pkl":
-        try:
-            with open(path, "rb") as f:
-                data = pickle.load(f)
-        except Exception as exc:
-            raise DataError(f"cannot read {path} as a pickle: {exc}".replace("\n", " ")) from None
+        data = load_pickle(path)  # numpy arrays and containers only: no code runs
         if not isinstance(data, dict) or "full_pose" not in data:
             raise DataError(f"{path}: expected an EDGE-style dict with 'full_pose' (T, 24, 3) joint positions")
         joints = np.asarray(data["full_pose"], dtype=np.float64)

@@ -75,7 +75,7 @@ def _beats(data: Path, clips: list[Clip], audio: dict[str, Path], mode: str) -> 
     if mode == "saved" and not have_saved:
         raise DataError(f"--beats saved: {data / 'beats'} lacks beat files for some test songs")
     if mode == "saved" or (mode == "auto" and have_saved):
-        saved = {s: np.load(data / "beats" / f"{s}.npy") for s in songs}
+        saved = {s: np.load(data / "beats" / f"{s}.npy", allow_pickle=False) for s in songs}
         return [saved_beats(saved[c.sequence_id], c) for c in clips], "saved (beats/NNN.npy, seconds → frames)"
     waves = {s: _load_audio(audio[s]) for s in songs}
     out = []

@@ -61,7 +61,7 @@ class JukeboxEncoder(MusicEncoder):
         path = self.features_dir / f"{key}.npy"
         if not path.is_file():
             raise DataError(f"jukebox: no precomputed features {path}; extract them with jukemirlib (layer 66, 30 FPS)")
-        feats = np.load(path, mmap_mode="r")
+        feats = np.load(path, mmap_mode="r", allow_pickle=False)
         if feats.ndim != 2 or feats.shape[1] != DIM:
             raise DataError(f"jukebox: {path} has shape {feats.shape}, expected (T, {DIM})")
         if len(feats) == 0 or len(feats) + self.tolerance < frames:

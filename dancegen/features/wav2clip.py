@@ -3,21 +3,24 @@
 Frame i embeds samples [512·i, 512·(i+1)) — exactly motion frame i. The model (:mod:`.wav2clip_model`) is our
 own implementation; its weights are the original project's ``Wav2CLIP.pt`` (MIT), found in this order:
 option ``weights=``, env ``DANCEGEN_WAV2CLIP_WEIGHTS``, the cache (``$DANCEGEN_CACHE`` or
-``~/.cache/dancegen``), else downloaded once from :data:`WEIGHTS_URL` (unless offline). Standardisation uses
-the statistics of all of a song's windows (``norm="song"``, as the published extraction, which embeds a whole
-song as one batch) or of each window alone (``norm="window"``).
+``~/.cache/dancegen``), else downloaded once from :data:`WEIGHTS_URL` (unless offline). The file (a torch state
+dict, or the same as ``.safetensors``) is read without running pickled code (``weights_only=True``); a
+checkpoint's ``config.json`` never names it (:func:`dancegen.train.checkpoint_paths.checkpoint_encoder_options`).
+Standardisation uses the statistics of all of a song's windows (``norm="song"``, as the published extraction,
+which embeds a whole song as one batch) or of each window alone (``norm="window"``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ..errors import DancegenError, MissingWeightsError
+from ..errors import DancegenError, MissingWeightsError, UnsafeFileError
 from .encoder import ResamplingEncoder
 
 WEIGHTS_URL = "https://github.com/descriptinc/lyrebird-wav2clip/releases/download/v0.1.0-alpha/Wav2CLIP.pt"
@@ -28,19 +31,33 @@ WINDOW = 512
 NORMS = ("song", "window")
 HINT = (f"pass weights=/path/to/{WEIGHTS_FILE} or set {ENV_WEIGHTS} (the file is at {WEIGHTS_URL}); "
         "allow_random_weights=True gives random features for tests only")
+CONVERT_HINT = ("convert a copy you trust to safetensors (docs/dancegen/music-encoders.md, \"Converting weights\") and "
+                f"point {ENV_WEIGHTS} at the .safetensors file")
 log = logging.getLogger(__name__)
 
 
 def _read_checkpoint(path: Path) -> dict[str, Any]:
+    """The state dict in a ``.safetensors`` file, or in a torch file read with ``weights_only=True`` (tensors and
+    containers only: a file that needs more, e.g. a Lightning checkpoint with pickled hyper-parameters, is refused
+    with how to convert it)."""
+    import pickle
+
     import torch
 
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception:  # a Lightning checkpoint with pickled hyper-parameters: the user chose this file
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=False)
-        except Exception as exc:
-            raise DancegenError(f"wav2clip: cannot read weights {path}: {exc}".replace("\n", " ")) from None
+        if path.suffix == ".safetensors":
+            from safetensors.torch import load_file
+
+            obj: Any = load_file(str(path))
+        else:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:  # torch's weights-only unpickler met a global it does not allow
+        found = re.search(r"GLOBAL (\S+)", str(exc))
+        raise UnsafeFileError(f"wav2clip: {path} holds more than tensors ({found[1] if found else 'a pickled object'}"
+                              f"), and loading it could run code; {CONVERT_HINT}") from None
+    except Exception as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise DancegenError(f"wav2clip: cannot read weights {path}: {reason}") from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):

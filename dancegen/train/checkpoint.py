@@ -10,9 +10,16 @@ Layout of ``<out>/checkpoints/step_NNNNNNN/``::
     optimizer.{json,safetensors}   AdamW state: structure in JSON, tensors in safetensors
     aggregator.{json,safetensors}  the aggregator's state_dict, same split
     rng.{json,safetensors}         torch generator states (uint8 tensors), numpy generator state, data position
+    genre_head.safetensors         the text controller's head file, when it was trained from one (copied here)
 
 ``<out>/latest`` names the newest folder (written with ``os.replace``). A folder is assembled under a temporary
 name and renamed into place, so a crash never leaves a half-written checkpoint behind a valid ``latest``.
+
+A checkpoint may come from someone else, so reading one follows no path as given: ``latest`` may only name
+``checkpoints/<name>`` (or ``<name>``) inside the run folder, every part file and every file the config names is
+resolved inside the checkpoint folder (absolute paths, ``~``, ``..`` and symlinks leading out are refused with
+:class:`~dancegen.errors.UnsafeFileError`), and files the user supplies (music-encoder weights, precomputed
+features) are never taken from the config (:mod:`.checkpoint_paths`).
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Mapping
@@ -29,11 +37,13 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from ..errors import DancegenError
+from ..errors import DancegenError, UnsafeFileError
+from .checkpoint_paths import inside_folder
 
 FORMAT = "dancegen-train-checkpoint/1"
 CHECKPOINTS = "checkpoints"
 LATEST = "latest"
+_LATEST = re.compile(rf"^(?:{CHECKPOINTS}/)?[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 # -- nested state <-> (JSON structure, flat tensors) ------------------------------------------------------------
@@ -83,9 +93,10 @@ def _save_tensors(path: Path, tensors: Mapping[str, Tensor], metadata: dict[str,
               metadata=metadata)
 
 
-def _load_tensors(path: Path) -> dict[str, Tensor]:
+def _load_tensors(folder: Path, name: str) -> dict[str, Tensor]:
     from safetensors.torch import load_file
 
+    path = inside_folder(folder, name, "checkpoint part")
     if not path.is_file():
         raise DancegenError(f"checkpoint file missing: {path}")
     return load_file(str(path))
@@ -108,11 +119,12 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def save_checkpoint(run_dir: str | Path, step: int, config: dict[str, Any], flat: Mapping[str, Mapping[str, Tensor]],
-                    trees: Mapping[str, Any], keep: int = 2) -> Path:
+                    trees: Mapping[str, Any], keep: int = 2, files: Mapping[str, Path] | None = None) -> Path:
     """Write ``step_NNNNNNN/`` under ``run_dir/checkpoints`` atomically and point ``run_dir/latest`` at it.
 
     ``flat`` parts (name → flat tensor dict) become ``name.safetensors``; ``trees`` parts (nested state) become
-    ``name.json`` + ``name.safetensors``. The ``keep`` newest checkpoints are kept, older ones deleted.
+    ``name.json`` + ``name.safetensors``; ``files`` (name → source file) are copied in. The ``keep`` newest
+    checkpoints are kept, older ones deleted.
     """
     run = Path(run_dir)
     root = run / CHECKPOINTS
@@ -127,6 +139,8 @@ def save_checkpoint(run_dir: str | Path, step: int, config: dict[str, Any], flat
             structure, tensors = split_tree(tree)
             _save_tensors(tmp / f"{part}.safetensors", tensors)
             write_json(tmp / f"{part}.json", structure)
+        for target, source in (files or {}).items():
+            shutil.copyfile(source, tmp / target)
         final = root / name
         if final.exists():
             shutil.rmtree(final)
@@ -141,14 +155,19 @@ def save_checkpoint(run_dir: str | Path, step: int, config: dict[str, Any], flat
 
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
-    """The folder ``run_dir/latest`` names (or ``run_dir`` itself when it is a checkpoint folder), else None."""
+    """The folder ``run_dir/latest`` names (or ``run_dir`` itself when it is a checkpoint folder), else None.
+    ``latest`` may only name ``checkpoints/<name>`` or ``<name>`` inside ``run_dir``."""
     run = Path(run_dir)
     if (run / "config.json").is_file() and (run / "model.safetensors").is_file():
         return run
     pointer = run / LATEST
     if not pointer.is_file():
         return None
-    folder = run / pointer.read_text().strip()
+    text = pointer.read_text().strip()
+    if not _LATEST.match(text):
+        raise UnsafeFileError(f"{pointer} names {text!r}; it may only name a checkpoint folder inside {run} "
+                              f"({CHECKPOINTS}/<name> or <name>)")
+    folder = inside_folder(run, text, "the 'latest' pointer's folder")
     if not (folder / "config.json").is_file():
         raise DancegenError(f"{pointer} points at {folder}, which is not a checkpoint folder")
     return folder
@@ -156,7 +175,7 @@ def latest_checkpoint(run_dir: str | Path) -> Path | None:
 
 def read_config(folder: str | Path) -> dict[str, Any]:
     """The ``config.json`` of a checkpoint folder (format checked)."""
-    path = Path(folder) / "config.json"
+    path = inside_folder(folder, "config.json", "checkpoint config")
     try:
         data = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -168,17 +187,17 @@ def read_config(folder: str | Path) -> dict[str, Any]:
 
 def load_flat(folder: str | Path, part: str) -> dict[str, Tensor]:
     """A flat part (``model``, ``ema``, ``normalizer``) as a tensor dict."""
-    return _load_tensors(Path(folder) / f"{part}.safetensors")
+    return _load_tensors(Path(folder), f"{part}.safetensors")
 
 
 def load_tree(folder: str | Path, part: str) -> Any:
     """A nested part (``optimizer``, ``aggregator``, ``rng``) as written."""
     folder = Path(folder)
     try:
-        structure = json.loads((folder / f"{part}.json").read_text())
+        structure = json.loads(inside_folder(folder, f"{part}.json", "checkpoint part").read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise DancegenError(f"cannot read checkpoint part {folder / part}.json: {exc}") from None
-    return join_tree(structure, _load_tensors(folder / f"{part}.safetensors"))
+    return join_tree(structure, _load_tensors(folder, f"{part}.safetensors"))
 
 
 def dataset_fingerprint(root: str | Path) -> str:

@@ -23,6 +23,7 @@ from .checkpoint import (
     rng_states,
     save_checkpoint,
 )
+from .checkpoint_paths import HEAD_FILE
 from .config import TrainConfig
 from .distributed import DistInfo, barrier
 from .genre_inputs import GenreInputs
@@ -137,6 +138,8 @@ def build_aggregator(cfg: TrainConfig, generator: torch.Generator) -> tuple[Any,
 
     if info.properties.randomised and accepts(info.cls.__init__, "generator") and not {"generator", "seed"} & set(opts):
         opts["generator"] = generator
+    if info.properties.learnable and accepts(info.cls.__init__, "num_tasks") and "num_tasks" not in opts:
+        opts["num_tasks"] = len(cfg.aggregated_tasks)  # its parameters must exist before the optimiser
     try:
         agg = mtlkit.get_aggregator(cfg.aggregator, **opts)
     except (TypeError, ValueError) as exc:
@@ -241,9 +244,15 @@ def build_run(cfg: TrainConfig, device: str, dist: DistInfo, resume: bool) -> Ru
 
     shared, task = genre.split_params(model, cfg)
     params = shared + task
-    optimizer = torch.optim.AdamW(params, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
     generators = {name: torch.Generator().manual_seed(cfg.seed * 1000 + k) for k, name in enumerate(GENERATORS)}
     aggregator, backend = build_aggregator(cfg, generators["aggregator"])
+    aggregator.to(device)
+    groups = [{"params": params}]
+    own = [p for p in aggregator.parameters() if p.requires_grad]  # learnable weights (uncertainty weighting)
+    if own:
+        groups.append({"params": own, "weight_decay": 0.0})
+        params = params + own
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
     normalizer = (_fit_normalizer(dataset, cfg.normalizer) if ckpt is None
                   else _normalizer_from(load_flat(ckpt_dir, "normalizer"), cfg.normalizer)).to(device)
     return RunState(cfg=cfg, encoder=encoder, genre=genre, controller=controller, skeleton=skeleton.to(device),
@@ -278,6 +287,10 @@ def save(r: RunState, out: Path) -> Path:
 
     cfg = r.cfg
     controller_state = {f"controller.{k}": v for k, v in r.controller.state_dict().items()}
+    controller, files = r.genre.describe(), {}
+    if controller["config"].get("head"):  # the head file travels inside the checkpoint, named relatively
+        files[HEAD_FILE] = Path(controller["config"]["head"]).expanduser()
+        controller = {**controller, "config": {**controller["config"], "head": HEAD_FILE}}
     config = {
         "code_version": {"dancegen": __version__, "mtlkit": mtlkit.__version__, "torch": torch.__version__},
         "train": cfg.to_dict(),
@@ -285,7 +298,7 @@ def save(r: RunState, out: Path) -> Path:
         "music_encoder": {"spec": cfg.music_encoders, "dim": r.encoder.dim, "config": r.encoder.config(),
                           "config_hash": r.encoder.config_hash(),
                           "allow_random_weights": cfg.allow_random_weights},
-        "genre_controller": r.genre.describe(),
+        "genre_controller": controller,
         "skeleton": {"source": r.skeleton.source, "rest_joints": r.skeleton.rest_joints.cpu().tolist()},
         "normalizer": {"mode": cfg.normalizer},
         "data": {"dir": str(Path(cfg.data).expanduser().resolve()), "split": cfg.split, "protocol": cfg.protocol,
@@ -304,7 +317,7 @@ def save(r: RunState, out: Path) -> Path:
         "aggregator": r.aggregator.state_dict(),
         "rng": {"generators": rng_states(r.generators), "sampler": r.sampler.state_dict()},
     }
-    return save_checkpoint(out, r.step, config, flat, trees, keep=cfg.keep_checkpoints)
+    return save_checkpoint(out, r.step, config, flat, trees, keep=cfg.keep_checkpoints, files=files)
 
 
 def restore(r: RunState, folder: Path) -> None:

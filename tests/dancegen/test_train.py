@@ -138,6 +138,8 @@ def test_update_is_the_aggregated_gradient(data, tmp_path):
     ("aligned", "trunk", "auto"),
     ("pcgrad", "all", "gramian"),
     ("pcgrad", "representation", "representation"),
+    ("dwa", "all", "auto"),
+    ("uw", "trunk", "auto"),
 ])
 def test_each_aggregator_and_backend_runs(data, tmp_path, aggregator, shared, backend):
     trainer = Trainer(make_cfg(data, tmp_path / "run", aggregator=aggregator, shared=shared, backend=backend,
@@ -145,11 +147,17 @@ def test_each_aggregator_and_backend_runs(data, tmp_path, aggregator, shared, ba
     before = [p.detach().clone() for p in trainer.run.params]
     trainer.fit()
     line = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
-    assert line["backend"] == ("representation" if shared == "representation" else
+    loss_based = aggregator in ("dwa", "uw")  # one backward of Σ w_i L_i, whatever the backend
+    assert line["backend"] == ("losses" if loss_based else "representation" if shared == "representation" else
                                "jacobian" if backend == "auto" else backend)
     assert all(v == v and abs(v) < 1e6 for v in line["losses"].values())
     assert len(line["weights"]) == 4
     assert any(not torch.equal(a, p) for a, p in zip(before, trainer.run.params))
+    if aggregator == "uw":  # its log-variances are trained with the model
+        log_var = trainer.run.aggregator.log_var
+        assert log_var.shape == (4,)
+        assert any(p is log_var for p in trainer.run.params)
+        assert not torch.equal(log_var.detach(), torch.full((4,), -0.5))
 
 
 @pytest.mark.slow
@@ -184,7 +192,7 @@ def test_checkpoint_round_trip(data, tmp_path):
     model = load_flat(folder, "model")
     for k, v in trainer.run.model.state_dict().items():
         assert torch.equal(model[k], v)
-    agg = load_tree(folder, "aggregator")
+    agg = load_tree(folder, "aggregator")["_extra_state"]
     assert agg["step"] == 2
     assert agg["beta"].dtype == torch.float64
     resumed = Trainer(make_cfg(data, out, steps=3), resume=True)

@@ -15,12 +15,15 @@ import mtlkit
 
 COMBOS = [(agg, backend) for agg in ("linear", "nash", "aligned", "pcgrad")
           for backend in ("jacobian", "gramian", "representation")]
-COMBOS += [("pcgrad-by-name", "jacobian"), ("pcgrad-by-name", "gramian"), ("dwa", "jacobian"), ("uw", "jacobian")]
+COMBOS += [("pcgrad-by-name", "jacobian"), ("pcgrad-by-name", "gramian"), ("dwa", "jacobian"), ("uw", "jacobian"),
+           ("nash-groups", "jacobian"), ("nash-groups", "gramian")]
 UNSEEDED = {"pcgrad-by-name"}  # a fresh unseeded generator per rank: only the ranks' agreement is defined
 STEPS, BATCH = 4, 16
 
 
-def make_aggregator(name: str) -> mtlkit.Aggregator:
+def make_aggregator(name: str) -> mtlkit.Aggregator | list[mtlkit.Aggregator]:
+    if name == "nash-groups":  # one Nash-MTL per trunk layer
+        return [mtlkit.get_aggregator("nash", max_norm=None) for _ in range(2)]
     if name == "pcgrad":
         return mtlkit.get_aggregator("pcgrad", generator=torch.Generator().manual_seed(123))
     if name == "pcgrad-by-name":
@@ -47,7 +50,9 @@ def initial_parameters() -> list[float]:
 def train(agg_name: str, backend: str, rank: int, world: int) -> list[float]:
     trunk, heads = make_model()
     agg = make_aggregator(agg_name)
-    params = [*trunk.parameters(), *heads.parameters(), *agg.parameters()]  # uw: its log-variances too
+    own = [] if isinstance(agg, list) else list(agg.parameters())  # uw: its log-variances too
+    params = [*trunk.parameters(), *heads.parameters(), *own]
+    groups = [trunk[0], trunk[2]] if agg_name.endswith("-groups") else None
     for step in range(STEPS):
         g = torch.Generator().manual_seed(1000 + step)
         x = torch.randn(BATCH, 5, generator=g, dtype=torch.float64)
@@ -58,7 +63,7 @@ def train(agg_name: str, backend: str, rank: int, world: int) -> list[float]:
         losses = [nn.functional.mse_loss(h(z).squeeze(1), ys[local, i]) for i, h in enumerate(heads)]
         for p in params:
             p.grad = None
-        mtlkit.backward(losses, trunk, agg, backend=backend, representation=z, task_params=heads)
+        mtlkit.backward(losses, trunk, agg, backend=backend, representation=z, task_params=heads, groups=groups)
         with torch.no_grad():
             for p in params:
                 p -= 0.1 * p.grad

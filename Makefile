@@ -4,17 +4,20 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check -q
 PLUGINS := $(wildcard plugins/*/pyproject.toml)
 STAMP := $(VENV)/.installed
+# mtlkit is its own distribution (packaging/mtlkit builds the mtlkit/ package); gcdance (dancegen) requires it.
+MTLKIT := packaging/mtlkit
 
-.PHONY: setup demo test lint docs bench clean
+.PHONY: setup demo test lint docs bench dist clean
 
 setup: $(STAMP)
 
 # torch==2.13.0 goes in first so that no later requirement pulls a CUDA build of a newer torch.
-$(STAMP): pyproject.toml $(PLUGINS) Makefile
+# mtlkit goes in editable from $(MTLKIT) in the same pip call as gcdance, so pip never looks for it on PyPI.
+$(STAMP): pyproject.toml $(MTLKIT)/pyproject.toml $(PLUGINS) Makefile
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PIP) install "torch==2.13.0"
-	$(PIP) install "setuptools>=68" wheel
-	$(PIP) install --no-build-isolation -e ".[dev]" $(foreach p,$(dir $(PLUGINS)),-e $(p))
+	$(PIP) install "setuptools>=77" wheel
+	$(PIP) install --no-build-isolation -e ./$(MTLKIT) -e ".[dev]" $(foreach p,$(dir $(PLUGINS)),-e $(p))
 	touch $@
 
 demo: $(STAMP)
@@ -34,5 +37,12 @@ bench: $(STAMP)
 	$(PY) benchmarks/aggregators.py
 	$(PY) benchmarks/backends.py
 
+# Both wheels into dist/: mtlkit-*.whl (mtlkit/ only) and gcdance-*.whl (dancegen/ only). Stale build/ folders
+# go first: setuptools would otherwise package files left there by an earlier build.
+dist: $(STAMP)
+	rm -rf build $(MTLKIT)/build dist/mtlkit-*.whl dist/gcdance-*.whl
+	$(PIP) wheel --no-deps --no-build-isolation -w dist ./$(MTLKIT) .
+	rm -rf build $(MTLKIT)/build
+
 clean:
-	rm -rf $(VENV) site .pytest_cache
+	rm -rf $(VENV) site .pytest_cache build $(MTLKIT)/build dist

@@ -18,6 +18,7 @@ from ._aggregator import (
 from ._aligned import AlignedMTL
 from ._backward import BACKENDS, BackwardResult, backward
 from ._dwa import DWA
+from ._famo import FAMO
 from ._linear import Linear
 from ._loss_weighting import LossWeighting
 from ._nash import NashMTL
@@ -39,6 +40,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BACKENDS",
     "DWA",
+    "FAMO",
     "Aggregator",
     "AggregatorInfo",
     "AlignedMTL",

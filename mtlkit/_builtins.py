@@ -6,13 +6,14 @@ from collections.abc import Callable
 
 from ._aligned import AlignedMTL
 from ._dwa import DWA
+from ._famo import FAMO
 from ._linear import Linear
 from ._nash import NashMTL
 from ._pcgrad import PCGrad
 from ._registry import hookimpl
 from ._uw import UncertaintyWeighting
 
-BUILTIN_AGGREGATORS = (Linear, NashMTL, AlignedMTL, PCGrad, DWA, UncertaintyWeighting)
+BUILTIN_AGGREGATORS = (Linear, NashMTL, AlignedMTL, PCGrad, DWA, UncertaintyWeighting, FAMO)
 
 
 @hookimpl

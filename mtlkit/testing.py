@@ -150,10 +150,14 @@ class Outcome:
     tol_scale: float
 
 
-def run(subj: Subject, J: Tensor, seed: int = 0) -> Outcome:
-    """Aggregate ``J`` with a fresh instance; for Weightings also solve the weights on a fresh twin."""
+def run(subj: Subject, J: Tensor, seed: int = 0, losses: Tensor | None = None) -> Outcome:
+    """Aggregate ``J`` with a fresh instance; for Weightings also solve the weights on a fresh twin. Methods that
+    read losses get ``losses`` (default: an increasing sequence, one per row of J)."""
     agg = subj.build(seed, J.device)
-    losses = _losses(J) if "losses" in subj.properties.needs else None
+    if "losses" not in subj.properties.needs:
+        losses = None
+    elif losses is None:
+        losses = _losses(J)
     update = agg(J, losses)
     weights = None
     if isinstance(agg, Weighting):
@@ -300,7 +304,7 @@ def check_non_conflicting(spec: str | type[Aggregator] | Subject) -> None:
 
 
 def check_permutation_invariance(spec: str | type[Aggregator] | Subject) -> None:
-    """If claimed: permuting the rows of J leaves the update unchanged (same seed for both runs)."""
+    """If claimed: permuting the tasks (rows of J, and their losses) leaves the update unchanged (same seed)."""
     subj = subject(spec)
     if not subj.properties.permutation_invariant:
         return
@@ -313,7 +317,8 @@ def check_permutation_invariance(spec: str | type[Aggregator] | Subject) -> None
         cases.append(("zero row", J0))
         for case, J in cases:
             perm = torch.randperm(J.shape[0], generator=gen)
-            a, b = run(subj, J), run(subj, J[perm])
+            L = _losses(J)
+            a, b = run(subj, J, losses=L), run(subj, J[perm], losses=L[perm])  # a task keeps its loss
             err = float((a.update.double() - b.update.double()).norm())
             tol = max(a.tol_scale, b.tol_scale)
             if not err <= tol:

@@ -176,4 +176,5 @@ def test_after_step_hook_exists_on_every_method():
     for info in mtlkit.list_aggregators():
         method = info.cls(**({"num_tasks": 2} if info.name == "uw" else {}))
         assert isinstance(method, nn.Module)
+        method(torch.eye(2, 3), torch.ones(2))
         assert method.after_step(torch.ones(2)) is None

@@ -3,7 +3,9 @@ learnable parameters trained by the user's optimiser, state in state_dict()."""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -178,3 +180,30 @@ def test_after_step_hook_exists_on_every_method():
         assert isinstance(method, nn.Module)
         method(torch.eye(2, 3), torch.ones(2))
         assert method.after_step(torch.ones(2)) is None
+
+
+# --- matched to LibMTL 1.1.5 (references/libmtl: the script that ran LibMTL and its outputs) ---------------------
+
+LIBMTL = json.loads((Path(__file__).parents[2] / "references" / "libmtl" / "reference.json").read_text())
+
+
+def test_dwa_matches_libmtl_per_epoch():
+    losses = torch.tensor(LIBMTL["losses"], dtype=torch.float64)
+    K = losses.shape[-1]
+    dwa = mtlkit.DWA(temperature=LIBMTL["T"], period=LIBMTL["batches_per_epoch"])
+    got = torch.stack([dwa.loss_weights(L) for L in losses.reshape(-1, K)])
+    # LibMTL forms the loss ratios in float32 (torch.Tensor(...)): agreement to float32 rounding
+    torch.testing.assert_close(got, torch.tensor(LIBMTL["dwa_weights"], dtype=torch.float64), rtol=1e-6, atol=0)
+
+
+def test_uw_matches_libmtl_step_by_step():
+    losses = torch.tensor(LIBMTL["losses"], dtype=torch.float32).reshape(-1, 3)
+    uw = mtlkit.UncertaintyWeighting(num_tasks=3)
+    for L, step in zip(losses, LIBMTL["uw_steps"]):
+        uw.log_var.grad = None
+        w = uw.loss_weights(L.double())
+        uw.objective(L, w).backward()
+        with torch.no_grad():
+            uw.log_var -= LIBMTL["uw_lr"] * uw.log_var.grad
+        torch.testing.assert_close(w.detach(), torch.tensor(step["weights"]), rtol=1e-6, atol=0)
+        torch.testing.assert_close(uw.log_var.detach(), torch.tensor(step["loss_scale"]), rtol=1e-6, atol=1e-7)

@@ -22,3 +22,11 @@ def interleaved_medians(fns: dict[str, Callable[[], object]], repeats: int = 20,
             fn()
             times[name].append(time.perf_counter() - t0)
     return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def print_ratios(medians: dict[str, float], baseline: str, header: str) -> None:
+    """One row per variant: milliseconds and the ratio to ``baseline`` (a key of ``medians``)."""
+    base = medians[baseline]
+    print(f"{header:<28}{'ms':>10}{'ratio':>9}")
+    for name, t in medians.items():
+        print(f"{name:<28}{t * 1e3:>10.2f}{t / base:>9.2f}")

@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _timing import interleaved_medians
+from _timing import interleaved_medians, print_ratios
 
 import mtlkit
 
@@ -61,12 +61,9 @@ def main() -> None:
     fns = {"plain sum(losses).backward": plain}
     fns.update({f"mtlkit {b}": with_backend(b) for b in ("representation", "gramian", "jacobian")})
     med = interleaved_medians(fns, args.repeats)
-    base = med["plain sum(losses).backward"]
     print(f"MLP with {n_params / 1e6:.2f}M parameters, K={K}, batch {BATCH}, aggregator {args.aggregator}, "
           f"torch {torch.__version__}, {torch.get_num_threads()} threads, median of {args.repeats} interleaved rounds")
-    print(f"{'step (forward + backward)':<28}{'ms':>10}{'ratio':>9}")
-    for name, t in med.items():
-        print(f"{name:<28}{t * 1e3:>10.2f}{t / base:>9.2f}")
+    print_ratios(med, "plain sum(losses).backward", "step (forward + backward)")
 
 
 if __name__ == "__main__":

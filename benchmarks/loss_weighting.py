@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _timing import interleaved_medians
+from _timing import interleaved_medians, print_ratios
 from backends import K, build
 
 import mtlkit
@@ -48,13 +48,10 @@ def main() -> None:
     fns = {"plain sum(losses).backward": plain, "mtlkit dwa": with_method("dwa"), "mtlkit uw": with_method("uw"),
            "linear via per-task grads": with_method("linear", "jacobian")}
     med = interleaved_medians(fns, args.repeats)
-    base = med["plain sum(losses).backward"]
     n_params = sum(p.numel() for p in [*trunk.parameters(), *heads.parameters()])
     print(f"MLP with {n_params / 1e6:.2f}M parameters, K={K}, torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads, median of {args.repeats} interleaved rounds (target: loss-based ≤ 1.1×)")
-    print(f"{'step (forward + backward)':<28}{'ms':>10}{'ratio':>9}")
-    for name, t in med.items():
-        print(f"{name:<28}{t * 1e3:>10.2f}{t / base:>9.2f}")
+    print_ratios(med, "plain sum(losses).backward", "step (forward + backward)")
 
 
 if __name__ == "__main__":

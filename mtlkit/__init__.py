@@ -16,7 +16,7 @@ from ._aggregator import (
     set_input_checks,
 )
 from ._aligned import AlignedMTL
-from ._backward import BACKENDS, BackwardResult, backward
+from ._backward import BACKENDS, BackwardResult, after_step, backward
 from ._dwa import DWA
 from ._famo import FAMO
 from ._linear import Linear
@@ -53,6 +53,7 @@ __all__ = [
     "UncertaintyWeighting",
     "UnknownAggregatorError",
     "Weighting",
+    "after_step",
     "backward",
     "check_gramian",
     "check_jacobian",

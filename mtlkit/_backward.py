@@ -487,3 +487,14 @@ def _representation_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads:
                                      retain_graph=keep, allow_unused=True))
     _apply_synced(L, w, shared, heads, grads, task_weighting, retain_graph, sync, head_rows)
     return _finish("representation", "representation", L_d, G, w, agg, None)
+
+
+def after_step(method: Aggregator, losses: Sequence[Tensor] | Tensor, *, sync: bool | None = None,
+               process_group: object | None = None) -> None:
+    """Call ``method.after_step`` with the K losses re-evaluated after ``optimizer.step()`` (FAMO learns from
+    them), averaged across ``torch.distributed`` ranks first (``sync`` as in :func:`backward`) so that every
+    rank's method state stays identical. A no-op for methods without such a hook."""
+    if type(method).after_step is Aggregator.after_step:
+        return
+    L = torch.stack([torch.as_tensor(x).reshape(()) for x in losses]) if not isinstance(losses, Tensor) else losses
+    method.after_step(Sync(sync, process_group).mean_(L.detach().double().clone()))

@@ -141,6 +141,13 @@ class Trainer:
         for group in r.optimizer.param_groups:
             group["lr"] = lr
         r.optimizer.step()
+        if type(r.aggregator).after_step is not mtlkit.Aggregator.after_step:  # FAMO: the losses after the step
+            with torch.no_grad(), self._autocast():
+                emb, new_logits = r.genre.condition(batch["genre"], batch["texts"], dev)
+                new_pred = r.model(x_t, batch["t"], batch["music"], emb, batch["drop"]).float()
+            new_terms = task_loss_terms(new_pred, x0, r.skeleton, None if new_logits is None else new_logits.float(),
+                                        batch["genre"], cfg.tasks, batch["hands"], r.normalizer)
+            mtlkit.after_step(r.aggregator, [new_terms[t] for t in agg_tasks])
         _ema_update(r.ema, r.model, 0.0 if r.step < cfg.ema_start else cfg.ema_decay)
         r.step += 1
         if dev.startswith("cuda"):

@@ -140,6 +140,7 @@ def test_update_is_the_aggregated_gradient(data, tmp_path):
     ("pcgrad", "representation", "representation"),
     ("dwa", "all", "auto"),
     ("uw", "trunk", "auto"),
+    ("famo", "all", "auto"),
 ])
 def test_each_aggregator_and_backend_runs(data, tmp_path, aggregator, shared, backend):
     trainer = Trainer(make_cfg(data, tmp_path / "run", aggregator=aggregator, shared=shared, backend=backend,
@@ -147,7 +148,7 @@ def test_each_aggregator_and_backend_runs(data, tmp_path, aggregator, shared, ba
     before = [p.detach().clone() for p in trainer.run.params]
     trainer.fit()
     line = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
-    loss_based = aggregator in ("dwa", "uw")  # one backward of Σ w_i L_i, whatever the backend
+    loss_based = aggregator in ("dwa", "uw", "famo")  # one backward of Σ w_i L_i, whatever the backend
     assert line["backend"] == ("losses" if loss_based else "representation" if shared == "representation" else
                                "jacobian" if backend == "auto" else backend)
     assert all(v == v and abs(v) < 1e6 for v in line["losses"].values())
@@ -158,6 +159,8 @@ def test_each_aggregator_and_backend_runs(data, tmp_path, aggregator, shared, ba
         assert log_var.shape == (4,)
         assert any(p is log_var for p in trainer.run.params)
         assert not torch.equal(log_var.detach(), torch.full((4,), -0.5))
+    if aggregator == "famo":  # its logits learned from the losses after the step
+        assert trainer.run.aggregator.get_extra_state()["steps"] == 1
 
 
 @pytest.mark.slow

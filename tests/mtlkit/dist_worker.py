@@ -16,7 +16,7 @@ import mtlkit
 COMBOS = [(agg, backend) for agg in ("linear", "nash", "aligned", "pcgrad")
           for backend in ("jacobian", "gramian", "representation")]
 COMBOS += [("pcgrad-by-name", "jacobian"), ("pcgrad-by-name", "gramian"), ("dwa", "jacobian"), ("uw", "jacobian"),
-           ("nash-groups", "jacobian"), ("nash-groups", "gramian")]
+           ("nash-groups", "jacobian"), ("nash-groups", "gramian"), ("famo", "jacobian")]
 UNSEEDED = {"pcgrad-by-name"}  # a fresh unseeded generator per rank: only the ranks' agreement is defined
 STEPS, BATCH = 4, 16
 
@@ -67,6 +67,10 @@ def train(agg_name: str, backend: str, rank: int, world: int) -> list[float]:
         with torch.no_grad():
             for p in params:
                 p -= 0.1 * p.grad
+            if not isinstance(agg, list):  # FAMO learns from the losses after the step (averaged over ranks)
+                z = trunk(x[local])
+                mtlkit.after_step(agg, [nn.functional.mse_loss(h(z).squeeze(1), ys[local, i])
+                                        for i, h in enumerate(heads)])
     return torch.cat([p.detach().reshape(-1) for p in params]).tolist()
 
 

@@ -16,6 +16,7 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+import mtlkit
 from dancegen.errors import DancegenError
 from dancegen.train import TrainConfig, Trainer, latest_checkpoint, load_flat, load_tree, read_config
 from dancegen.train.checkpoint import join_tree, split_tree
@@ -131,6 +132,10 @@ def test_update_is_the_aggregated_gradient(data, tmp_path):
         torch.testing.assert_close(grads[j], expected, rtol=1e-4, atol=1e-7)
 
 
+_FIXED = {"linear", "nash", "aligned", "pcgrad", "dwa", "uw", "famo"}
+_OTHER_METHODS = sorted(i.name for i in mtlkit.list_aggregators() if i.name not in _FIXED)  # every method trains
+
+
 @pytest.mark.parametrize(("aggregator", "shared", "backend"), [
     ("linear", "all", "jacobian"),
     ("nash", "all", "gramian"),
@@ -141,14 +146,15 @@ def test_update_is_the_aggregated_gradient(data, tmp_path):
     ("dwa", "all", "auto"),
     ("uw", "trunk", "auto"),
     ("famo", "all", "auto"),
-])
+] + [(name, "all", "auto") for name in _OTHER_METHODS])
 def test_each_aggregator_and_backend_runs(data, tmp_path, aggregator, shared, backend):
     trainer = Trainer(make_cfg(data, tmp_path / "run", aggregator=aggregator, shared=shared, backend=backend,
                                steps=1))
     before = [p.detach().clone() for p in trainer.run.params]
     trainer.fit()
     line = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
-    loss_based = aggregator in ("dwa", "uw", "famo")  # one backward of Σ w_i L_i, whatever the backend
+    # a loss-based method runs one backward of Σ w_i L_i, whatever the backend
+    loss_based = {i.name: i for i in mtlkit.list_aggregators()}[aggregator].properties.loss_based
     assert line["backend"] == ("losses" if loss_based else "representation" if shared == "representation" else
                                "jacobian" if backend == "auto" else backend)
     assert all(v == v and abs(v) < 1e6 for v in line["losses"].values())

@@ -17,6 +17,9 @@ COMBOS = [(agg, backend) for agg in ("linear", "nash", "aligned", "pcgrad")
           for backend in ("jacobian", "gramian", "representation")]
 COMBOS += [("pcgrad-by-name", "jacobian"), ("pcgrad-by-name", "gramian"), ("dwa", "jacobian"), ("uw", "jacobian"),
            ("nash-groups", "jacobian"), ("nash-groups", "gramian"), ("famo", "jacobian")]
+# every other registered method (built-ins and plugins), each on the backend it needs
+_COVERED = {a for a, _ in COMBOS}
+COMBOS += [(info.name, "jacobian") for info in mtlkit.list_aggregators() if info.name not in _COVERED]
 UNSEEDED = {"pcgrad-by-name"}  # a fresh unseeded generator per rank: only the ranks' agreement is defined
 STEPS, BATCH = 4, 16
 

@@ -40,8 +40,11 @@ def generate_clips(pipe: object, requests: Sequence[ClipRequest], steps: int = 5
 
     Equivalent to ``pipe(r.audio, r.sr, text=r.text, genre=r.genre, steps=…, seed=r.seed).motion[0]`` per request.
     """
-    if steps < 1 or batch_size < 1:
-        raise DancegenError(f"steps and batch_size must be >= 1, got {steps} and {batch_size}")
+    from .pipeline import check_generation_options
+
+    check_generation_options(steps=steps, guidance=guidance, eta=eta)
+    if batch_size < 1:
+        raise DancegenError(f"batch_size must be >= 1, got {batch_size}")
     out: list[Tensor] = []
     with torch.inference_mode():
         for start in range(0, len(requests), batch_size):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .atomic import make_temp_dir
 from .errors import DancegenError
 
 #: The bundled default model (a checkpoint folder: config.json, ema/model/normalizer safetensors).
@@ -121,6 +121,7 @@ def run_demo(out: str | Path, song: str | Path | None = None, text: str = DEMO_T
     """Generate a dance for ``song`` (or a synthesised ``seconds``-long song of the genre ``text`` asks for) and
     write it to ``out``. ``mp4`` is skipped silently when no ffmpeg is available."""
     from .export import export
+    from .output_folder import staged_output
     from .pipeline import DancePipeline
 
     if song is None and not 2.0 <= seconds <= MAX_SECONDS:
@@ -148,8 +149,10 @@ def run_demo(out: str | Path, song: str | Path | None = None, text: str = DEMO_T
     if "mp4" in names and not _have_ffmpeg():
         names.remove("mp4")
     motion = result.motion[0].numpy()
-    paths = export(motion, audio, sr, Path(out), names, skeleton=pipe.skeleton, genre=pred.genre, text=text,
-                   checkpoint_id=pipe.checkpoint_id or "")
+    with staged_output(out) as stage:  # built beside ``out``, then replaces it whole
+        staged = export(motion, audio, sr, stage, names, skeleton=pipe.skeleton, genre=pred.genre, text=text,
+                        checkpoint_id=pipe.checkpoint_id or "")
+    paths = {k: Path(out) / p.relative_to(stage) for k, p in staged.items()}
     bas = bas_of(motion, beats, pipe.skeleton)
     bas_shift = bas_of(motion, shifted_beats(beats), pipe.skeleton)
     total = time.perf_counter() - t0
@@ -190,18 +193,21 @@ def retrain(out: str | Path | None = None, steps: int = BUNDLED_STEPS, work_dir:
             raise DancegenError("--out is the bundled model folder; use --install to replace it explicitly")
     if steps < 1:
         raise DancegenError(f"--steps must be >= 1, got {steps}")
-    data = work / f"data-seed{data_seed}"
-    meta = data / "synth.json"
-    if not (meta.is_file() and json.loads(meta.read_text()).get("seed") == data_seed):
-        work.mkdir(parents=True, exist_ok=True)
-        build(data, seed=data_seed, force=True)
-    run = work / f"run-{time.strftime('%Y%m%d-%H%M%S')}"
-    cfg = TrainConfig.from_dict({**RETRAIN_SETTINGS, "data": str(data), "out": str(run), "steps": steps,
-                                 "progress": progress}, where="demo retrain settings")
-    last = Trainer(cfg).fit()
-    if last is None:
-        raise DancegenError(f"training in {run} wrote no checkpoint")
-    package_checkpoint(last, dest, run / "metrics.jsonl")
+    from .locking import output_lock
+
+    with output_lock(work, "--work-dir"), output_lock(dest, "--out"):  # one retrain per work dir and model
+        data = work / f"data-seed{data_seed}"
+        meta = data / "synth.json"
+        if not (meta.is_file() and json.loads(meta.read_text()).get("seed") == data_seed):
+            work.mkdir(parents=True, exist_ok=True)
+            build(data, seed=data_seed, force=True)
+        run = work / f"run-{time.strftime('%Y%m%d-%H%M%S')}"
+        cfg = TrainConfig.from_dict({**RETRAIN_SETTINGS, "data": str(data), "out": str(run), "steps": steps,
+                                     "progress": progress}, where="demo retrain settings")
+        last = Trainer(cfg).fit()
+        if last is None:
+            raise DancegenError(f"training in {run} wrote no checkpoint")
+        package_checkpoint(last, dest, run / "metrics.jsonl")
     return dest
 
 
@@ -215,7 +221,7 @@ def package_checkpoint(checkpoint: str | Path, dest: str | Path, metrics: str | 
 
     src, dest = Path(checkpoint), Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.tmp-", dir=dest.parent))
+    tmp = make_temp_dir(dest.parent, prefix=f".{dest.name}.tmp-")
     try:
         for name in _KEEP:
             shutil.copy2(src / name, tmp / name)
@@ -228,7 +234,7 @@ def package_checkpoint(checkpoint: str | Path, dest: str | Path, metrics: str | 
             shutil.copy2(metrics, tmp / "metrics.jsonl")
         for f in tmp.iterdir():
             f.chmod(0o644)
-        tmp.chmod(0o755)  # mkdtemp makes it private; a package folder must be readable by everyone
+        tmp.chmod(0o755)  # a package folder must be readable by everyone, whatever the umask
         old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
         if dest.exists():
             os.replace(dest, old)

@@ -19,3 +19,7 @@ class DataError(DancegenError):
 
 class UnsafeFileError(DancegenError):
     """A file or path a user was given is refused because following it could run code or leave its folder."""
+
+
+class DancegenWarning(UserWarning):
+    """Something the user should know that does not stop the command; the CLI prints it as one ``warning:`` line."""

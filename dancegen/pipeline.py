@@ -18,6 +18,7 @@ the result.
 
 from __future__ import annotations
 
+import numbers
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,14 +40,51 @@ from .window_sampler import LONGFORM_MODES, ProgressCallback, WindowSampler
 PAD_MODES = ("repeat", "zero")
 #: Post-processing of a generated dance (see :meth:`DancePipeline.__call__`).
 CLEANUP_MODES = ("feet", "floor", "none")
+#: DDIM steps accepted: 1 to T, the scheduler's training timesteps (1000).
+MAX_STEPS = 1000
+#: Classifier-free guidance weights accepted: 0 (unconditional) to 100; 1 is no guidance, the paper uses 2.7.
+GUIDANCE_RANGE = (0.0, 100.0)
+#: DDIM η accepted: 0 (deterministic) to 1 (ancestral, the paper).
+ETA_RANGE = (0.0, 1.0)
 
 
-def check_generation_options(longform: str | None, cleanup: str | None, prefix: str = "") -> None:
-    """One-line :class:`DancegenError` for an unknown ``longform`` or ``cleanup`` (None: the default); ``prefix``
-    (e.g. ``"--"``) names them as the caller's options."""
-    for name, value, known in (("longform", longform, LONGFORM_MODES), ("cleanup", cleanup, CLEANUP_MODES)):
+def _check_number(name: str, value: float, low: float, high: float) -> None:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not low <= value <= high:  # NaN fails too
+        raise DancegenError(f"{name} must be a number between {low:g} and {high:g}, got {value!r}")
+
+
+def check_generation_options(longform: str | None = None, cleanup: str | None = None, prefix: str = "", *,
+                             steps: int | None = None, guidance: float | None = None, eta: float | None = None,
+                             variations: int | None = None, window_batch: int | None = None,
+                             pad: str | None = None, genre: str | None = None, text: str | None = None) -> None:
+    """One-line :class:`DancegenError` for the first bad generation option, cheap enough to call before any model
+    is loaded; None skips an option. ``prefix`` (e.g. ``"--"``) names them as the caller's options.
+
+    ``longform``, ``cleanup``, ``pad``: one of their modes; ``steps`` 1…:data:`MAX_STEPS`; ``guidance`` finite in
+    :data:`GUIDANCE_RANGE`; ``eta`` in :data:`ETA_RANGE`; ``variations``, ``window_batch`` >= 1; ``genre`` a known
+    genre name or alias; ``text`` a non-empty description of at most
+    :data:`~dancegen.genre.controller.MAX_TEXT_CHARS` characters."""
+    for name, value, known in (("longform", longform, LONGFORM_MODES), ("cleanup", cleanup, CLEANUP_MODES),
+                               ("pad", pad, PAD_MODES)):
         if value is not None and value not in known:
             raise DancegenError(f"{prefix}{name} {value!r}: expected one of {', '.join(known)}")
+    for name, count, high in (("steps", steps, MAX_STEPS), ("variations", variations, None),
+                              ("window_batch", window_batch, None)):
+        if count is not None and not (1 <= count <= (high or count)):
+            limit = f"between 1 and {high}" if high else ">= 1"
+            raise DancegenError(f"{prefix}{name.replace('_', '-') if prefix else name} must be {limit}, got {count}")
+    if guidance is not None:
+        _check_number(f"{prefix}guidance", guidance, *GUIDANCE_RANGE)
+    if eta is not None:
+        _check_number(f"{prefix}eta", eta, *ETA_RANGE)
+    if genre is not None:
+        from .genre.genres import genre_index
+
+        genre_index(genre)
+    if text is not None:
+        from .genre.controller import check_texts
+
+        check_texts([text])
 
 
 @dataclass
@@ -81,6 +119,24 @@ class GenerationResult:
         return {"genre": self.genre.to_dict(), "duration": round(self.duration, 4), "frames": self.frames,
                 "fps": self.fps, "variations": self.variations, "settings": self.settings, "stats": self.stats,
                 "quality": self.quality, "windows": [w.to_dict() for w in self.windows]}
+
+
+def check_reference(reference: Any) -> Tensor:
+    """A reference motion as a (frames, 319) or FineDance (frames, 315) float32 CPU tensor (a leading batch of one
+    is dropped); one :class:`DancegenError` line for another shape, no frames or NaN/Inf values."""
+    try:
+        ref = torch.as_tensor(np.asarray(reference) if not isinstance(reference, Tensor) else reference)
+        ref = ref.detach().to("cpu", torch.float32)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise DancegenError(f"reference motion is not a numeric array ({exc})".splitlines()[0]) from None
+    if ref.ndim == 3 and ref.shape[0] == 1:
+        ref = ref[0]
+    if ref.ndim != 2 or ref.shape[-1] not in (NUM_CHANNELS, FINEDANCE_CHANNELS) or ref.shape[0] == 0:
+        raise DancegenError(f"reference motion must be (frames, {NUM_CHANNELS}) or (frames, {FINEDANCE_CHANNELS}), "
+                            f"got {tuple(ref.shape)}")
+    if not bool(torch.isfinite(ref).all()):
+        raise DancegenError("reference motion contains NaN or Inf")
+    return ref
 
 
 def default_checkpoint_dir() -> Path:
@@ -130,8 +186,7 @@ class DancePipeline:
                         ) -> DancePipeline:
         """Load model (EMA weights by default), normaliser, music encoder, genre controller and skeleton from a
         training checkpoint folder or a run folder with a ``latest`` pointer (None: :func:`default_checkpoint_dir`)."""
-        folder = default_checkpoint_dir() if path is None else Path(path)
-        parts = _load_checkpoint_parts(folder, ema=ema)
+        parts = _load_checkpoint_parts(None if path is None else Path(path), ema=ema)
         return cls(parts["model"], DiffusionScheduler(), parts["normalizer"], parts["music_encoder"],
                    parts["genre_controller"], parts["skeleton"], checkpoint_id=parts["checkpoint_id"]).to(device)
 
@@ -197,15 +252,7 @@ class DancePipeline:
         It must cover every constrained frame; frames past its end are generated freely."""
         from .motion.layout import from_finedance
 
-        ref = torch.as_tensor(np.asarray(reference) if not isinstance(reference, Tensor) else reference)
-        ref = ref.detach().to("cpu", torch.float32)
-        if ref.ndim == 3 and ref.shape[0] == 1:
-            ref = ref[0]
-        if ref.ndim != 2 or ref.shape[-1] not in (NUM_CHANNELS, FINEDANCE_CHANNELS):
-            raise DancegenError(f"reference motion must be (frames, {NUM_CHANNELS}) or (frames, {FINEDANCE_CHANNELS}), "
-                                f"got {tuple(ref.shape)}")
-        if not bool(torch.isfinite(ref).all()):
-            raise DancegenError("reference motion contains NaN or Inf")
+        ref = check_reference(reference)
         if ref.shape[-1] == FINEDANCE_CHANNELS:
             ref = from_finedance(ref, self.skeleton)
         covered = mask.any(dim=1).nonzero()
@@ -239,7 +286,8 @@ class DancePipeline:
         ``none`` returns the model's raw output (what published evaluations score). ``stage(label)``
         is called as each part starts (genre, music features, sampling, clean-up); their times go to ``stats``.
         """
-        check_generation_options(longform, cleanup)
+        check_generation_options(longform, cleanup, steps=steps, guidance=guidance, eta=eta, variations=variations,
+                                 window_batch=window_batch, pad=pad, genre=genre, text=text)
         with torch.inference_mode():
             result = self._generate(audio, sr, text, genre, steps, guidance, eta, seed, variations, constraints,
                                     reference, window_batch, progress, pad, keep_windows, song_key, longform,
@@ -256,10 +304,6 @@ class DancePipeline:
                   keep_windows: bool, song_key: str | None, longform: str, cleanup: str,
                   stage: Callable[[str], None]) -> GenerationResult:
         t0 = time.perf_counter()
-        if variations < 1:
-            raise DancegenError(f"variations must be >= 1, got {variations}")
-        if steps < 1:
-            raise DancegenError(f"steps must be >= 1, got {steps}")
         constraints = list(constraints)
         if constraints and reference is None:
             raise DancegenError("constraints need a reference motion to take the kept values from (reference=)")
@@ -329,7 +373,51 @@ class DancePipeline:
         return longform_report(joints, motion[:, CONTACTS].detach().cpu().numpy(), window_boundaries(windows))
 
 
-def _load_checkpoint_parts(path: Path, ema: bool = True) -> dict[str, Any]:
+def check_checkpoint(path: str | Path | None, ema: bool = True) -> Path:
+    """The checkpoint folder ``path`` names (None: the bundled model), checked without loading it: ``config.json``
+    readable, the weights files readable (headers only: no tensor is read), and their tensor names and shapes those
+    of the model the config builds. One :class:`DancegenError` line otherwise."""
+    from .model import GCDanceDenoiser, ModelConfig
+    from .tensor_files import state_mismatch, tensor_shapes
+    from .train.checkpoint import latest_checkpoint, read_config
+    from .train.checkpoint_paths import inside_folder
+
+    path = default_checkpoint_dir() if path is None else Path(path).expanduser()
+    if not path.exists():
+        raise DancegenError(f"checkpoint {path} does not exist")
+    folder = latest_checkpoint(path)
+    if folder is None:
+        raise DancegenError(f"{path} is neither a checkpoint folder (config.json + model.safetensors) nor a run "
+                            "folder with a 'latest' pointer")
+    cfg = read_config(folder)
+    part = "ema" if ema else "model"
+    shapes = {name: tensor_shapes(inside_folder(folder, f"{name}.safetensors", "checkpoint part"), "checkpoint file")
+              for name in dict.fromkeys(("model", part, "normalizer"))}
+    try:
+        model_cfg = ModelConfig.from_dict(cfg["model"])
+        music_dim, genre_dim = cfg["music_encoder"]["dim"], cfg["genre_controller"]["embedding_dim"]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise DancegenError(f"checkpoint {folder}: config.json is incomplete or from another version ({exc!r})"
+                            ) from None
+    if (music_dim, genre_dim) != (model_cfg.music_dim, model_cfg.genre_dim):
+        raise DancegenError(f"checkpoint {folder}: config.json's model takes {model_cfg.music_dim}-D music and "
+                            f"{model_cfg.genre_dim}-D genre inputs but names a {music_dim}-D encoder and a "
+                            f"{genre_dim}-D genre controller; the config was edited or belongs to another checkpoint")
+    with torch.random.fork_rng(devices=[]):  # a throw-away CPU build (faster than on the meta device)
+        expected = {k: tuple(v.shape) for k, v in GCDanceDenoiser(model_cfg).state_dict().items()}
+    found = {k: v for k, v in shapes[part].items() if not k.startswith("controller.")}
+    problem = state_mismatch(expected, found)
+    norm = shapes["normalizer"]
+    if problem is None and (set(norm) != {"shift", "scale"} or norm["shift"] != norm["scale"]
+                            or len(norm["shift"]) != 1):
+        part, problem = "normalizer", f"holds {', '.join(f'{k} {v}' for k, v in norm.items())}, not shift and scale"
+    if problem:
+        raise DancegenError(f"checkpoint {folder}: {part}.safetensors does not match config.json: {problem}; the "
+                            "config was edited or belongs to another checkpoint")
+    return folder
+
+
+def _load_checkpoint_parts(path: Path | None, ema: bool = True) -> dict[str, Any]:
     """Rebuild the inference parts from a ``dancegen train`` checkpoint (see :mod:`dancegen.train.checkpoint`)."""
     import hashlib
 
@@ -337,15 +425,10 @@ def _load_checkpoint_parts(path: Path, ema: bool = True) -> dict[str, Any]:
     from .genre.controller import build_genre_controller
     from .model import GCDanceDenoiser, ModelConfig, MotionNormalizer
     from .motion import Skeleton
-    from .train.checkpoint import latest_checkpoint, load_flat, read_config
+    from .train.checkpoint import load_flat, read_config
     from .train.checkpoint_paths import checkpoint_controller_config, checkpoint_encoder_options
 
-    if not path.exists():
-        raise DancegenError(f"checkpoint {path} does not exist")
-    folder = latest_checkpoint(path)
-    if folder is None:
-        raise DancegenError(f"{path} is neither a checkpoint folder (config.json + model.safetensors) nor a run "
-                            "folder with a 'latest' pointer")
+    folder = check_checkpoint(path, ema)
     cfg = read_config(folder)
     try:  # files the config names: resolved inside the folder or refused, before anything is built
         enc_cfg = cfg["music_encoder"]

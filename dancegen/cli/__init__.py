@@ -1,16 +1,19 @@
 """The ``dancegen`` command line (Typer). Each command group lives in its own module of this package and
 imports its heavy dependencies inside the command, so ``dancegen --help`` stays fast.
 
-User errors (:class:`dancegen.errors.DancegenError`, unknown plugin names) print one line and exit 2.
+User errors (:class:`dancegen.errors.DancegenError`, unknown plugin names) print one line and exit 2; dancegen's own
+warnings (:class:`dancegen.errors.DancegenWarning`) print one ``warning:`` line each.
 """
 
 from __future__ import annotations
 
 import sys
+import warnings
+from typing import Any
 
 import typer
 
-from ..errors import DancegenError
+from ..errors import DancegenError, DancegenWarning
 
 app = typer.Typer(
     name="dancegen",
@@ -39,13 +42,30 @@ from . import version as _version  # noqa: E402,F401
 
 
 def fail(message: str, code: int = 2) -> None:
-    """Print ``error: message`` to stderr and exit with ``code``."""
-    typer.echo(f"error: {message}", err=True)
+    """Print ``error: message`` (on one line) to stderr and exit with ``code``."""
+    typer.echo(f"error: {' '.join(message.split())}", err=True)
     raise SystemExit(code)
+
+
+_python_show_warning = warnings.showwarning
+_shown: set[str] = set()
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int, file: Any = None,
+                  line: str | None = None) -> None:
+    """dancegen's warnings as one ``warning: …`` line (each message once); any other as Python shows it."""
+    if not issubclass(category, DancegenWarning):
+        _python_show_warning(message, category, filename, lineno, file, line)
+        return
+    text = " ".join(str(message).split())
+    if text not in _shown:
+        _shown.add(text)
+        typer.echo(f"warning: {text}", err=True)
 
 
 def main() -> None:
     """Console-script entry point: run the app, turning user errors into one line and exit 2."""
+    warnings.showwarning = _show_warning
     try:
         app()
     except DancegenError as exc:

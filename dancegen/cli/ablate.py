@@ -67,16 +67,18 @@ def ablate(
     from ..ablation.summary import DIV_CONVENTIONS, write_summary
     from ..errors import DancegenError
     from ..evaluation import get_protocol
+    from ..path_checks import check_input_dir, check_output_dir
+    from ..pipeline import check_generation_options
 
     get_protocol(protocol)
     if div not in DIV_CONVENTIONS:
         raise DancegenError(f"--div must be one of {', '.join(DIV_CONVENTIONS)}, got {div!r}")
-    if not data.expanduser().is_dir():
-        raise DancegenError(f"--data directory not found: {data}")
+    check_input_dir(data, "--data directory")
     for name, value in (("--steps", steps), ("--repeats", repeats), ("--eval-steps", eval_steps), ("--jobs", jobs),
                         ("--threads", 1 if threads is None else threads)):
         if value < 1:
             raise DancegenError(f"{name} must be >= 1, got {value}")
+    check_generation_options(steps=eval_steps, prefix="--eval-")
     combos = build_grid(aggregators, music_encoders, genre_controller, seeds)
     settings = SweepSettings(data=data, out=out, steps=steps, preset=preset, batch_size=batch_size, device=device,
                              allow_random_weights=allow_random_weights, protocol=protocol, repeats=repeats,
@@ -90,23 +92,27 @@ def ablate(
             typer.echo(prefix + shell(train_command(c, settings, run_dir)))
             typer.echo(prefix + shell(evaluate_command(c, settings, run_dir)))
         return
+    check_output_dir(out)
     from rich.console import Console
     from rich.live import Live
 
-    console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-    with Live(console=console, refresh_per_second=2, transient=False, auto_refresh=sys.stderr.isatty()) as live:
-        states = run_sweep(combos, settings, jobs=jobs, on_update=lambda st: live.update(_live_table(st, protocol)))
-    console.print()
-    results = results_of(states)
-    failed = [st for st in states if st.status == "failed"]
-    if results:
-        summary = write_summary(out, results, div=div)
-        if json_output:
-            typer.echo(json.dumps(summary, indent=2))
-        else:
-            typer.echo("\n" + (out / "summary.md").read_text())
-            typer.echo(f"wrote {out / 'summary.md'}, summary.csv, summary.json", err=True)
-    if failed:
-        for st in failed:
-            typer.echo(f"failed: {st.combo.name}: {st.error} (logs in {st.dir})", err=True)
-        raise SystemExit(1)
+    from ..locking import output_lock
+
+    with output_lock(out):  # one sweep per folder; its train / evaluate runs lock their own outputs
+        console = Console(stderr=True, width=None if sys.stderr.isatty() else 160)
+        with Live(console=console, refresh_per_second=2, transient=False, auto_refresh=sys.stderr.isatty()) as live:
+            states = run_sweep(combos, settings, jobs=jobs, on_update=lambda st: live.update(_live_table(st, protocol)))
+        console.print()
+        results = results_of(states)
+        failed = [st for st in states if st.status == "failed"]
+        if results:
+            summary = write_summary(out, results, div=div)
+            if json_output:
+                typer.echo(json.dumps(summary, indent=2))
+            else:
+                typer.echo("\n" + (out / "summary.md").read_text())
+                typer.echo(f"wrote {out / 'summary.md'}, summary.csv, summary.json", err=True)
+        if failed:
+            for st in failed:
+                typer.echo(f"failed: {st.combo.name}: {st.error} (logs in {st.dir})", err=True)
+            raise SystemExit(1)

@@ -20,9 +20,9 @@ app.add_typer(data_app, name="data")
 def detect_format(root: Path) -> str:
     """``"aist"`` (a motions/ folder of .pkl), ``"finedance"`` (motion/ of .npy; also the procedural set)."""
     from ..errors import DataError
+    from ..path_checks import check_input_dir
 
-    if not root.is_dir():
-        raise DataError(f"data directory not found: {root}")
+    check_input_dir(root, "data directory")
     if (root / "motions").is_dir():
         return "aist"
     if (root / "motion").is_dir():
@@ -151,9 +151,11 @@ def prepare(
     from ..data import FeatureCache, default_cache_root
     from ..data.aist import _WAV_DIRS
     from ..features import build_music_encoder
+    from ..path_checks import check_output_dir
 
     root = directory.expanduser()
     fmt = detect_format(root)
+    check_output_dir(cache or default_cache_root(root), "--cache")  # before any song is encoded
     if fmt == "aist":
         wav_dir = next((root / d for d in _WAV_DIRS if (root / d).is_dir()), root / "wav")
         songs = {p.stem: p for p in sorted(wav_dir.glob("*.wav"))}
@@ -165,7 +167,10 @@ def prepare(
         raise DataError(f"no .wav music files found in {root}")
     encoder = build_music_encoder(music_encoders)
     store = FeatureCache(cache or default_cache_root(root), encoder)
-    counts = store.fill(songs.items(), progress=not as_json)
+    from ..locking import output_lock
+
+    with output_lock(store.dir, "cache folder"):  # one prepare per cache folder
+        counts = store.fill(songs.items(), progress=not as_json)
     result = {"directory": str(root), "cache": str(store.dir), "encoder": encoder.config(), "dim": encoder.dim,
               "songs": len(songs), **counts}
     if as_json:

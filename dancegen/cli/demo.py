@@ -51,8 +51,11 @@ def demo(
 
     if checkpoint is None:
         typer.echo(BUNDLED_NOTICE, err=True)
-    res = run_demo(out if out is not None else Path("demo_out"), song, text, seconds,
-                   DEMO_STEPS if steps is None else steps, checkpoint, seed)
+    from ..output_folder import claim_output_folder
+
+    target = out if out is not None else Path("demo_out")
+    with claim_output_folder(target):  # one run per folder, refused when it holds foreign files
+        res = run_demo(target, song, text, seconds, DEMO_STEPS if steps is None else steps, checkpoint, seed)
     if as_json:
         typer.echo(json.dumps(res.to_dict(), indent=1))
         return

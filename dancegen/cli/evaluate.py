@@ -52,30 +52,41 @@ def evaluate(
     from ..errors import DancegenError
     from ..evaluation import evaluate as run_evaluation
     from ..evaluation import get_protocol, print_report
-    from ..pipeline import check_generation_options
+    from ..path_checks import check_input_dir, check_output_file
+    from ..pipeline import check_checkpoint, check_generation_options
 
     get_protocol(protocol)
-    check_generation_options(longform, cleanup, prefix="--")
-    if threads < 0:
-        raise DancegenError(f"--threads must be >= 0, got {threads}")
+    check_generation_options(longform, cleanup, prefix="--", steps=steps, guidance=guidance)
+    for name, count, low in (("--threads", threads, 0), ("--repeats", repeats, 1), ("--batch-size", batch_size, 0)):
+        if count < low:
+            raise DancegenError(f"{name} must be >= {low}, got {count}")
     if threads:
         import torch
 
         torch.set_num_threads(threads)
     for name, path in (("--data", data), ("--checkpoint", checkpoint), ("--motions", motions)):
-        if path is not None and not path.expanduser().is_dir():
-            raise DancegenError(f"{name} directory not found: {path}")
+        if path is not None:
+            check_input_dir(path, f"{name} directory")
+    if checkpoint is not None:
+        check_checkpoint(checkpoint)
+    if out is not None:
+        check_output_file(out)
     progress = None
     if not json_output and sys.stderr.isatty():
         def progress(stage: str, done: int, total: int) -> None:
             print(f"\r{stage} {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
 
-    report = run_evaluation(data, protocol, checkpoint=checkpoint, motions=motions, repeats=repeats, steps=steps,
-                            guidance=guidance, seed=seed, beats=beats, condition=condition, cache_dir=cache_dir,
-                            device=device, skeleton=skeleton, progress=progress, batch_size=batch_size,
-                            longform=longform, cleanup=cleanup)
-    if out is not None:
-        write_json_atomic(out, report)
+    from contextlib import nullcontext
+
+    from ..locking import output_lock
+
+    with output_lock(out) if out is not None else nullcontext():  # one evaluation per report file
+        report = run_evaluation(data, protocol, checkpoint=checkpoint, motions=motions, repeats=repeats,
+                                steps=steps, guidance=guidance, seed=seed, beats=beats, condition=condition,
+                                cache_dir=cache_dir, device=device, skeleton=skeleton, progress=progress,
+                                batch_size=batch_size, longform=longform, cleanup=cleanup)
+        if out is not None:
+            write_json_atomic(out, report)
     if json_output:
         typer.echo(json.dumps(report, indent=2))
     else:

@@ -4,10 +4,8 @@ motion, generate the rest). Both print a summary table, or JSON with ``--json``.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NamedTuple
 
 import typer
 
@@ -47,62 +45,75 @@ def _load_reference(path: Path) -> Any:
     import numpy as np
 
     from ..errors import DancegenError
+    from ..path_checks import check_input_file
+    from ..pipeline import check_reference
 
-    if not path.is_file():
-        raise DancegenError(f"reference motion not found: {path}")
+    path = check_input_file(path, "reference motion")
     suffix = path.suffix.lower()
     if suffix == ".npz":
         from ..export import load_npz
 
-        return load_npz(path)[0]
+        return check_reference(load_npz(path)[0])
     if suffix == ".npy":
         try:
-            return np.load(path, allow_pickle=False)
+            motion = np.load(path, allow_pickle=False)
         except Exception as exc:
-            raise DancegenError(f"cannot read {path} as a .npy array: {exc}") from None
+            raise DancegenError(f"cannot read {path} as a .npy array: {exc}".splitlines()[0]) from None
+        return check_reference(motion)
     raise DancegenError(f"reference {path}: expected a motion.npz written by dancegen or a (T, 315)/(T, 319) .npy")
 
 
-def _check_formats(formats: str) -> list[str]:
-    """Validate --format before any sampling (export raises the same error, but only after the work is done)."""
+def _target(song: Path, out: Path | None) -> Path:
+    """The output folder: --out, else ./<song name>-dance."""
+    return out if out is not None else Path(f"{song.stem}-dance")
+
+
+class _Inputs(NamedTuple):
+    """What :func:`_check_inputs` found valid: the export formats, the device and the song's samples."""
+
+    formats: list[str]
+    device: str
+    audio: Any
+    sr: int
+
+
+def _check_inputs(song: Path, text: str | None, genre: str | None, checkpoint: Path | None, out: Path | None,
+                  steps: int, guidance: float, eta: float, variations: int, formats: str, device: str,
+                  window_batch: int, pad: str, longform: str, cleanup: str) -> _Inputs:
+    """Every check that needs no model, before the output lock and any heavy work (docs/dancegen/generation.md,
+    "Errors and validation"): options, formats and their tools, the output folder (writable), the song (decodes;
+    a file cut short warns), the checkpoint (readable, weights matching its config) and the device."""
     from ..errors import DancegenError
-    from ..export import _ALIASES, FORMATS
+    from ..export import check_formats
+    from ..features.audio import load_audio
+    from ..path_checks import check_output_dir
+    from ..pipeline import check_checkpoint, check_generation_options
 
-    names = [f.strip() for f in formats.split(",") if f.strip()]
-    bad = [n for n in names if n.lower() not in FORMATS and n.lower() not in _ALIASES]
-    if bad or not names:
-        raise DancegenError(f"--format {formats!r}: unknown format(s) {', '.join(bad) or '(none given)'}; valid: "
-                            f"{', '.join([*FORMATS, *_ALIASES])}")
-    return names
-
-
-def _write_json(path: Path, data: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1)
-        f.write("\n")
-    os.replace(tmp, path)
+    if text is None and genre is None:
+        raise DancegenError("give --text \"a description of the dance\" or --genre NAME (e.g. --genre Jazz)")
+    check_generation_options(longform, cleanup, prefix="--", steps=steps, guidance=guidance, eta=eta,
+                             variations=variations, window_batch=window_batch, pad=pad, genre=genre, text=text)
+    format_list = check_formats(formats)
+    check_output_dir(_target(song, out))
+    audio, sr = load_audio(song)
+    check_checkpoint(checkpoint)
+    return _Inputs(format_list, _device(device), audio, sr)
 
 
-def _run(song: Path, text: str | None, genre: str | None, checkpoint: Path | None, out: Path | None, seed: int,
-         steps: int, guidance: float, eta: float, variations: int, formats: str, device: str, window_batch: int,
+def _run(song: Path, inputs: _Inputs, text: str | None, genre: str | None, checkpoint: Path | None,
+         out: Path | None, seed: int, steps: int, guidance: float, eta: float, variations: int, window_batch: int,
          pad: str, as_json: bool, no_progress: bool, constraints: list[Any] | None = None,
          reference: Any = None, longform: str = "blend", cleanup: str = "feet") -> None:
     import time
 
     from rich.console import Console
 
-    from ..errors import DancegenError
+    from ..atomic import write_json_atomic
     from ..export import export
-    from ..features.audio import load_audio
-    from ..pipeline import DancePipeline, check_generation_options
+    from ..output_folder import SUMMARY_FILE, staged_output
+    from ..pipeline import DancePipeline
 
-    if text is None and genre is None:
-        raise DancegenError("give --text \"a description of the dance\" or --genre NAME (e.g. --genre Jazz)")
-    if variations < 1:
-        raise DancegenError(f"--variations must be >= 1, got {variations}")
-    check_generation_options(longform, cleanup, prefix="--")
-    format_list = _check_formats(formats)
+    audio, sr, format_list = inputs.audio, inputs.sr, inputs.formats
     err = Console(stderr=True)
     quiet = as_json or no_progress
 
@@ -111,10 +122,8 @@ def _run(song: Path, text: str | None, genre: str | None, checkpoint: Path | Non
             err.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {label} …")
 
     t0 = time.perf_counter()
-    stage(f"reading {song.name}")
-    audio, sr = load_audio(song)
     stage("loading the model")
-    pipe = DancePipeline.from_checkpoint(checkpoint, device=_device(device))
+    pipe = DancePipeline.from_checkpoint(checkpoint, device=inputs.device)
     if checkpoint is None:
         from ..demo import BUNDLED_NOTICE
 
@@ -138,17 +147,18 @@ def _run(song: Path, text: str | None, genre: str | None, checkpoint: Path | Non
 
             result = pipe(audio, sr, progress=progress, **kwargs)
     result.stats["load_seconds"] = round(load_seconds, 4)
-    target = out if out is not None else Path(f"{song.stem}-dance")
+    target = _target(song, out)
     files: dict[str, dict[str, str]] = {}
-    for v in range(result.variations):
-        folder = target if result.variations == 1 else target / f"variation_{v}"
-        paths = export(result.motion[v].numpy(), audio, sr, folder, format_list, skeleton=pipe.skeleton,
-                       genre=result.genre.genre, text=text or "", checkpoint_id=pipe.checkpoint_id or "")
-        files[str(v)] = {k: str(p) for k, p in paths.items()}
-    summary = {**result.to_dict(), "song": str(song), "out": str(target), "files": files}
-    summary["genre"]["note"] = _genre_note(summary["genre"])
-    summary_path = target / "generation.json"
-    _write_json(summary_path, summary)
+    with staged_output(target) as stage:  # built beside --out, then replaces it whole
+        for v in range(result.variations):
+            folder = stage if result.variations == 1 else stage / f"variation_{v}"
+            paths = export(result.motion[v].numpy(), audio, sr, folder, format_list, skeleton=pipe.skeleton,
+                           genre=result.genre.genre, text=text or "", checkpoint_id=pipe.checkpoint_id or "")
+            files[str(v)] = {k: str(target / p.relative_to(stage)) for k, p in paths.items()}
+        summary = {**result.to_dict(), "song": str(song), "out": str(target), "files": files}
+        summary["genre"]["note"] = _genre_note(summary["genre"])
+        summary_path = target / SUMMARY_FILE
+        write_json_atomic(stage / SUMMARY_FILE, summary, indent=1)
     summary["files"]["summary"] = {"json": str(summary_path)}
     if as_json:
         typer.echo(json.dumps({k: v for k, v in summary.items() if k != "windows"}, indent=1))
@@ -235,8 +245,13 @@ def generate(
     no_progress: Annotated[bool, Opt("--no-progress", help="No progress bar.")] = False,
 ) -> None:
     """Generate a dance for SONG in the genre of --text or --genre and write it in the chosen formats."""
-    _run(song, text, genre, checkpoint, out, seed, steps, guidance, eta, variations, formats, device, window_batch,
-         pad, as_json, no_progress, longform=longform, cleanup=cleanup)
+    from ..output_folder import claim_output_folder
+
+    inputs = _check_inputs(song, text, genre, checkpoint, out, steps, guidance, eta, variations, formats, device,
+                           window_batch, pad, longform, cleanup)
+    with claim_output_folder(_target(song, out)):  # one run per folder, refused when it holds foreign files
+        _run(song, inputs, text, genre, checkpoint, out, seed, steps, guidance, eta, variations, window_batch, pad,
+             as_json, no_progress, longform=longform, cleanup=cleanup)
 
 
 @app.command()
@@ -275,6 +290,11 @@ def edit(
     if not constraints:
         raise DancegenError("say what to keep: --keep body|upper|lower|hands|frames=START:END or --keyframes 0,60,119")
     ref = _load_reference(reference)
-    _run(song, text, genre, checkpoint, out, seed, steps, guidance, eta, variations, formats, device, window_batch,
-         "repeat", as_json, no_progress, constraints=constraints, reference=ref, longform=longform,
-         cleanup=cleanup)
+    from ..output_folder import claim_output_folder
+
+    inputs = _check_inputs(song, text, genre, checkpoint, out, steps, guidance, eta, variations, formats, device,
+                           window_batch, "repeat", longform, cleanup)
+    with claim_output_folder(_target(song, out)):
+        _run(song, inputs, text, genre, checkpoint, out, seed, steps, guidance, eta, variations, window_batch,
+             "repeat", as_json, no_progress, constraints=constraints, reference=ref, longform=longform,
+             cleanup=cleanup)

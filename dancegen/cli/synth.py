@@ -26,8 +26,11 @@ def synth(
     from ..data.synth import build
 
     chosen = [g for g in genres.split(",") if g.strip()] if genres else None
-    report = build(out, songs_per_genre=songs_per_genre, seconds=seconds, seed=seed, sr=sample_rate, force=force,
-                   genres=chosen)
+    from ..output_folder import claim_output_folder
+
+    with claim_output_folder(out, "OUT", replaceable=False):  # one writer per folder; removes killed runs' temps
+        report = build(out, songs_per_genre=songs_per_genre, seconds=seconds, seed=seed, sr=sample_rate,
+                       force=force, genres=chosen)
     if as_json:
         print(json.dumps(report.as_dict()))
     else:

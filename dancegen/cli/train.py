@@ -106,8 +106,13 @@ def train(
 
         if not GENRE_CONTROLLERS.get(str(merged.get("genre_controller", TrainConfig.genre_controller))).cls.trainable:
             merged["tasks"] = ["S", "J", "V", "F"]
-    cfg = TrainConfig.from_dict(merged, where=str(config) if config else "settings")
-    _run(cfg, resume)
+    cfg = TrainConfig.from_dict(merged, where=str(config) if config else "settings").validate()
+    from ..train.run_folder import claim_run_folder
+    from ..train.state import preflight
+
+    preflight(cfg)  # names, data folder, writable --out: before the lock and any work
+    with claim_run_folder(cfg.out, resume):  # one run per folder; cleans up after a killed run
+        _run(cfg, resume)
 
 
 def _run(cfg: Any, resume: bool) -> None:

@@ -9,13 +9,12 @@ the configuration or the audio file changes. Writes are atomic (temporary file +
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
+from ..atomic import write_atomic
 from ..errors import DataError
 from ..features.encoder import MusicEncoder
 
@@ -75,15 +74,7 @@ class FeatureCache:
             meta.update(self._audio_stamp(Path(audio)))
         self.dir.mkdir(parents=True, exist_ok=True)
         path = self.path(song_id)
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=f".{song_id}.", suffix=".tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(save({"features": features}, metadata=meta))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        return write_atomic(path, lambda tmp: tmp.write_bytes(save({"features": features}, metadata=meta)))
 
     def get(self, song_id: str, audio: str | Path) -> np.ndarray:
         """Features of ``song_id``: from the cache when valid, else encoded from ``audio`` and stored."""

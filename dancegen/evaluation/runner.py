@@ -200,7 +200,7 @@ def evaluate(
         raise DataError(f"unknown condition {condition!r}; choose one of {', '.join(CONDITIONS)}")
     from ..pipeline import check_generation_options
 
-    check_generation_options(longform, cleanup)
+    check_generation_options(longform, cleanup, steps=steps, guidance=guidance)
     root = Path(data).expanduser()
     check_layout(root)
     if motions is not None:

@@ -36,6 +36,35 @@ FORMATS: dict[str, str] = {
 _ALIASES = {"pkl": "edge_pkl", "edge": "edge_pkl", "video": "mp4"}
 
 
+def resolve_formats(formats: Iterable[str] | str) -> list[str]:
+    """Format names (a list or a comma-separated string; aliases allowed) as distinct :data:`FORMATS` keys; one
+    :class:`DancegenError` line for an unknown name or none."""
+    names = [f for f in formats.split(",") if f.strip()] if isinstance(formats, str) else list(formats)
+    chosen: list[str] = []
+    for name in names:
+        key = str(name).strip().lower()
+        key = _ALIASES.get(key, key)
+        if key not in FORMATS:
+            raise DancegenError(f"unknown export format {name!r}; valid formats: {', '.join(FORMATS)} (aliases: "
+                                f"{', '.join(_ALIASES)})")
+        if key not in chosen:
+            chosen.append(key)
+    if not chosen:
+        raise DancegenError(f"no export format given; valid formats: {', '.join(FORMATS)}")
+    return chosen
+
+
+def check_formats(formats: Iterable[str] | str) -> list[str]:
+    """:func:`resolve_formats`, and the tools the chosen formats need (mp4: ffmpeg and matplotlib) present — before
+    anything is generated."""
+    chosen = resolve_formats(formats)
+    if "mp4" in chosen:
+        from .video import check_video_tools
+
+        check_video_tools()
+    return chosen
+
+
 def export(
     motion_319: np.ndarray | torch.Tensor,
     audio: np.ndarray | torch.Tensor | None,
@@ -54,17 +83,7 @@ def export(
     and the mp4. Every file is written atomically. Unknown format names raise :class:`DancegenError` listing the
     valid ones.
     """
-    names = [f for f in formats.split(",") if f.strip()] if isinstance(formats, str) else list(formats)
-    chosen: list[str] = []
-    for name in names:
-        key = str(name).strip().lower()
-        key = _ALIASES.get(key, key)
-        if key not in FORMATS:
-            raise DancegenError(f"unknown export format {name!r}; valid formats: {', '.join(FORMATS)}")
-        if key not in chosen:
-            chosen.append(key)
-    if not chosen:
-        raise DancegenError(f"no export format given; valid formats: {', '.join(FORMATS)}")
+    chosen = resolve_formats(formats)
     m = as_motion(motion_319)
     skel = as_skeleton(skeleton)
     as_audio(audio, sr)  # check once, before anything is written
@@ -91,6 +110,6 @@ def export(
 
 
 __all__ = [
-    "BVH", "FORMATS", "edge_dict", "export", "load_npz", "read_bvh", "render_html", "smplx_poses", "write_bvh",
-    "write_edge_pkl", "write_html", "write_npz",
+    "BVH", "FORMATS", "check_formats", "edge_dict", "export", "load_npz", "read_bvh", "render_html", "resolve_formats",
+    "smplx_poses", "write_bvh", "write_edge_pkl", "write_html", "write_npz",
 ]

@@ -26,18 +26,30 @@ _COLOURS = {0: "#5a6270", 1: "#1f77d4", 2: "#e0503f"}
 
 
 def find_ffmpeg() -> str:
-    """Path of an ffmpeg executable: ``PATH`` first, then the ``imageio-ffmpeg`` package's binary."""
+    """Path of an ffmpeg executable: ``PATH`` first, then the ``imageio-ffmpeg`` package's binary (or the file its
+    ``IMAGEIO_FFMPEG_EXE`` names, which must exist)."""
     exe = shutil.which("ffmpeg")
     if exe:
         return exe
+    hint = "mp4 export needs ffmpeg: install it on PATH or `pip install gcdance[video]` (imageio-ffmpeg)"
     try:
         import imageio_ffmpeg
 
-        return str(imageio_ffmpeg.get_ffmpeg_exe())
-    except Exception as exc:  # ImportError, or the package without its binary
-        raise DancegenError(
-            "mp4 export needs ffmpeg: install it on PATH or `pip install gcdance[video]` (imageio-ffmpeg)"
-        ) from exc
+        exe = str(imageio_ffmpeg.get_ffmpeg_exe())
+    except Exception:  # ImportError, or the package without its binary
+        raise DancegenError(hint) from None
+    if not shutil.which(exe):
+        raise DancegenError(f"{hint}; imageio-ffmpeg names {exe}, which is not an executable file")
+    return exe
+
+
+def check_video_tools() -> None:
+    """One :class:`DancegenError` line unless ffmpeg and matplotlib (3D) are available for mp4 export."""
+    find_ffmpeg()
+    try:
+        from mpl_toolkits.mplot3d import Axes3D  # noqa: F401
+    except ImportError:
+        raise DancegenError("mp4 export needs matplotlib: pip install gcdance[video]") from None
 
 
 def _side(name: str) -> int:

@@ -1,7 +1,7 @@
 """Audio input: load any wav/flac/ogg/mp3 file as mono float32, validate it, resample it.
 
 Every bad input raises one :class:`~dancegen.errors.DataError` whose message names the file and the problem;
-silent audio only warns (it encodes fine, but is almost certainly a mistake).
+silent audio and a file cut short only warn (they encode fine, but are almost certainly a mistake).
 """
 
 from __future__ import annotations
@@ -11,15 +11,23 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import DataError
+from ..errors import DancegenWarning, DataError
 from .encoder import FPS
 
 #: Peak amplitude below which audio counts as silent (−100 dBFS).
 SILENCE_PEAK = 1e-5
+#: Longest song :func:`load_audio` accepts (60 min; checked from the header before decoding when it can be).
+MAX_SECONDS = 3600
+#: A file larger than this that decodes to no samples is reported as cut short or corrupt, not as empty audio.
+_HEADER_BYTES = 1024
 
 
-class SilentAudioWarning(UserWarning):
+class SilentAudioWarning(DancegenWarning):
     """The audio is digital silence; encoders still run but the features carry no music."""
+
+
+class TruncatedAudioWarning(DancegenWarning):
+    """Fewer frames decode than the file's header declares: the file was cut short (e.g. a partial copy)."""
 
 
 def to_mono(audio: np.ndarray) -> np.ndarray:
@@ -57,26 +65,30 @@ def load_audio(path: str | Path) -> tuple[np.ndarray, int]:
     """Read an audio file as ``(mono float32 samples, sample rate)``.
 
     soundfile reads wav, flac, ogg and (libsndfile ≥ 1.1) mp3; librosa (audioread) is the fallback for
-    anything soundfile cannot decode. Channels are averaged.
+    anything soundfile cannot decode. Channels are averaged. A folder, an empty or text file, a file that does not
+    decode or one longer than :data:`MAX_SECONDS` raises one :class:`DataError` line; a file cut short (fewer
+    frames decode than its header declares) decodes as far as it can, with a :class:`TruncatedAudioWarning`.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise DataError(f"audio file not found: {p}")
-    import soundfile as sf
+    from ..path_checks import check_input_file
+    from .audio_decode import decode, looks_like_text
 
-    try:
-        data, sr = sf.read(str(p), dtype="float32", always_2d=True)
-        y = data.mean(axis=1)
-    except Exception as first:  # libsndfile cannot decode this file: try librosa/audioread (mp3, m4a, ...)
-        try:
-            import librosa
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                y, sr = librosa.load(str(p), sr=None, mono=True)
-        except Exception:
-            raise DataError(f"cannot read audio file {p}: {first}".replace("\n", " ")) from None
-    y = np.ascontiguousarray(y, dtype=np.float32)
+    p = check_input_file(path, "audio file")
+    size = p.stat().st_size
+    if size == 0:
+        raise DataError(f"cannot read audio file {p}: the file is empty (0 bytes)")
+    if looks_like_text(p):
+        raise DataError(f"cannot read audio file {p}: it is not audio (the file holds text)")
+    data, sr, declared = decode(p, MAX_SECONDS)
+    y = np.ascontiguousarray(data.mean(axis=1) if data.ndim == 2 else data, dtype=np.float32)
+    if y.size == 0 and (declared or size > _HEADER_BYTES):
+        raise DataError(f"cannot read audio file {p}: no audio decodes from its {size} bytes (cut short or corrupt)")
+    if declared and declared - y.size > max(0.01 * declared, 0.1 * sr):
+        warnings.warn(f"{p}: only {y.size / sr:.2f} s of the {declared / sr:.2f} s its header declares decode; the "
+                      "file looks cut short (only the part that decodes is used)", TruncatedAudioWarning,
+                      stacklevel=2)
+    if y.size > MAX_SECONDS * sr:
+        raise DataError(f"audio file {p}: {y.size / sr / 60:.1f} min is longer than the {MAX_SECONDS / 60:g}-min "
+                        "limit; cut the song")
     check_audio(y, int(sr), str(p))
     return y, int(sr)
 

@@ -57,7 +57,8 @@ def _read_checkpoint(path: Path) -> dict[str, Any]:
                               f"), and loading it could run code; {CONVERT_HINT}") from None
     except Exception as exc:
         reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise DancegenError(f"wav2clip: cannot read weights {path}: {reason}") from None
+        raise DancegenError(f"wav2clip: cannot read weights {path}: not a safetensors or torch state-dict file, or "
+                            f"cut short ({reason})") from None
     if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
         obj = obj["state_dict"]
     if not isinstance(obj, dict):
@@ -85,6 +86,7 @@ class Wav2CLIPEncoder(ResamplingEncoder):
     ) -> None:
         import torch
 
+        from ..tensor_files import state_mismatch
         from .wav2clip_model import Wav2CLIPAudioEncoder, is_original_state_dict, map_original_names
 
         if norm not in NORMS:
@@ -105,11 +107,11 @@ class Wav2CLIPEncoder(ResamplingEncoder):
 
             state = _read_checkpoint(path)
             state = map_original_names(state) if is_original_state_dict(state) else state
-            try:
-                self.model.load_state_dict(state, strict=True)
-            except RuntimeError as exc:
-                first = str(exc).splitlines()[1].strip() if "\n" in str(exc) else str(exc)
-                raise DancegenError(f"wav2clip: {path} is not a Wav2CLIP checkpoint ({first})") from None
+            expected = {k: tuple(v.shape) for k, v in self.model.state_dict().items()}
+            problem = state_mismatch(expected, {k: tuple(getattr(v, "shape", ())) for k, v in state.items()})
+            if problem:
+                raise DancegenError(f"wav2clip: {path} is not a Wav2CLIP checkpoint ({problem})")
+            self.model.load_state_dict(state, strict=True)
             self.weights_id = {"random": False, "sha256": sha256_file(path)}
             expected = os.environ.get(ENV_SHA256)
             if expected and expected.lower() != self.weights_id["sha256"]:

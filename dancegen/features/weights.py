@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.request
 from pathlib import Path
 
+from ..atomic import make_temp_file, write_text_atomic
 from ..errors import MissingWeightsError
 
 OFFLINE_VARS = ("DANCEGEN_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
@@ -45,10 +45,10 @@ def download(url: str, dest: Path, expected_sha256: str | None = None, timeout: 
     """Download ``url`` to ``dest`` once: stream into a temp file in the same directory, check the sha256
     (against ``expected_sha256`` when given), record it in ``dest.sha256`` and move the file into place."""
     dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=dest.parent, prefix=dest.name + ".", suffix=".part")
+    tmp = make_temp_file(dest.parent, prefix=dest.name + ".", suffix=".part")  # the umask's mode, not 0600
     h = hashlib.sha256()
     try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
+        with open(tmp, "wb") as out, urllib.request.urlopen(url, timeout=timeout) as resp:
             expected_len = int(resp.headers.get("Content-Length") or 0)
             written = 0
             while block := resp.read(1 << 20):
@@ -60,14 +60,11 @@ def download(url: str, dest: Path, expected_sha256: str | None = None, timeout: 
         digest = h.hexdigest()
         if expected_sha256 and digest != expected_sha256.lower():
             raise OSError(f"sha256 mismatch: got {digest}, expected {expected_sha256}")
-        side_fd, side_tmp = tempfile.mkstemp(dir=dest.parent, suffix=".part")
-        with os.fdopen(side_fd, "w") as side:
-            side.write(f"{digest}  {dest.name}\n")
         os.replace(tmp, dest)
-        os.replace(side_tmp, dest.with_name(dest.name + ".sha256"))
+        write_text_atomic(dest.with_name(dest.name + ".sha256"), f"{digest}  {dest.name}\n")
         return dest
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
 
 

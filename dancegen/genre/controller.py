@@ -62,8 +62,12 @@ class GenreOutput:
     sources: list[str]
 
 
+#: Longest genre text accepted (characters); the text encoders read far fewer tokens than this.
+MAX_TEXT_CHARS = 1000
+
+
 def check_texts(texts: Sequence[str]) -> list[str]:
-    """Validate a batch of texts: a sequence of non-empty strings."""
+    """Validate a batch of texts: a sequence of non-empty strings of at most :data:`MAX_TEXT_CHARS` characters."""
     if isinstance(texts, str):
         texts = [texts]
     texts = list(texts)
@@ -75,6 +79,9 @@ def check_texts(texts: Sequence[str]) -> list[str]:
         if not text.strip():
             raise DancegenError("genre text is empty; describe the dance or music, or give one of: "
                                 + ", ".join(GENRES))
+        if len(text) > MAX_TEXT_CHARS:
+            raise DancegenError(f"genre text of {len(text)} characters is too long; describe the dance or music in "
+                                f"at most {MAX_TEXT_CHARS}")
     return texts
 
 

@@ -55,9 +55,13 @@ def joint_channels(joint: int | str) -> slice:
 def _joint_index(joint: int | str) -> int:
     if isinstance(joint, str):
         if joint not in JOINT_NAMES_52:
-            raise DancegenError(
-                f"unknown joint or group {joint!r}; groups: {', '.join(GROUPS)}; joints: {', '.join(JOINT_NAMES_52)}"
-            )
+            import difflib
+
+            close = difflib.get_close_matches(joint, [*GROUPS, *JOINT_NAMES_52], n=3)
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise DancegenError(f"unknown joint or group {joint!r}{hint}; groups: {', '.join(GROUPS)}; or one of the "
+                                f"{len(JOINT_NAMES_52)} SMPL-H joint names ({JOINT_NAMES_52[0]} … "
+                                f"{JOINT_NAMES_52[-1]}, listed in dancegen.motion.layout.JOINT_NAMES_52)")
         return JOINT_NAMES_52.index(joint)
     if not 0 <= int(joint) < NUM_JOINTS:
         raise DancegenError(f"joint index {joint} out of range 0..{NUM_JOINTS - 1}")

@@ -13,7 +13,10 @@ Layout of ``<out>/checkpoints/step_NNNNNNN/``::
     genre_head.safetensors         the text controller's head file, when it was trained from one (copied here)
 
 ``<out>/latest`` names the newest folder (written with ``os.replace``). A folder is assembled under a temporary
-name and renamed into place, so a crash never leaves a half-written checkpoint behind a valid ``latest``.
+name (``checkpoints/.step_NNNNNNN.*``, removed by the next run on the folder when a kill left it) and renamed into
+place, so a crash never leaves a half-written checkpoint behind a valid ``latest``; a run killed between the
+rename and the ``latest`` write of its first checkpoint is resumed from its newest ``step_*`` folder. Files and
+folders get the user's umask modes (0644 / 0755 by default).
 
 A checkpoint may come from someone else, so reading one follows no path as given: ``latest`` may only name
 ``checkpoints/<name>`` (or ``<name>``) inside the run folder, every part file and every file the config names is
@@ -29,7 +32,6 @@ import json
 import os
 import re
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -37,6 +39,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from ..atomic import make_temp_dir, publish_modes, write_text_atomic
 from ..errors import DancegenError, UnsafeFileError
 from .checkpoint_paths import inside_folder
 
@@ -44,6 +47,7 @@ FORMAT = "dancegen-train-checkpoint/1"
 CHECKPOINTS = "checkpoints"
 LATEST = "latest"
 _LATEST = re.compile(rf"^(?:{CHECKPOINTS}/)?[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+STEP_DIR = re.compile(r"^step_\d{7,}$")
 
 
 # -- nested state <-> (JSON structure, flat tensors) ------------------------------------------------------------
@@ -96,26 +100,16 @@ def _save_tensors(path: Path, tensors: Mapping[str, Tensor], metadata: dict[str,
 def _load_tensors(folder: Path, name: str) -> dict[str, Tensor]:
     from safetensors.torch import load_file
 
+    from ..tensor_files import tensor_shapes
+
     path = inside_folder(folder, name, "checkpoint part")
-    if not path.is_file():
-        raise DancegenError(f"checkpoint file missing: {path}")
+    tensor_shapes(path, "checkpoint file")  # missing, truncated or corrupt: one line, before reading the tensors
     return load_file(str(path))
 
 
 def write_json(path: Path, data: Any) -> None:
     """Write JSON atomically (temporary file in the same folder, then ``os.replace``)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=1, sort_keys=False)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
-def _write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=1) + "\n")
 
 
 def save_checkpoint(run_dir: str | Path, step: int, config: dict[str, Any], flat: Mapping[str, Mapping[str, Tensor]],
@@ -130,7 +124,7 @@ def save_checkpoint(run_dir: str | Path, step: int, config: dict[str, Any], flat
     root = run / CHECKPOINTS
     root.mkdir(parents=True, exist_ok=True)
     name = f"step_{step:07d}"
-    tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".{name}."))
+    tmp = make_temp_dir(root, prefix=f".{name}.")
     try:
         write_json(tmp / "config.json", {"format": FORMAT, "step": step, **config})
         for part, tensors in flat.items():
@@ -141,6 +135,7 @@ def save_checkpoint(run_dir: str | Path, step: int, config: dict[str, Any], flat
             write_json(tmp / f"{part}.json", structure)
         for target, source in (files or {}).items():
             shutil.copyfile(source, tmp / target)
+        publish_modes(tmp)  # safetensors creates its files 0600
         final = root / name
         if final.exists():
             shutil.rmtree(final)
@@ -148,7 +143,7 @@ def save_checkpoint(run_dir: str | Path, step: int, config: dict[str, Any], flat
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    _write_text(run / LATEST, f"{CHECKPOINTS}/{name}\n")
+    write_text_atomic(run / LATEST, f"{CHECKPOINTS}/{name}\n")
     for old in sorted(p for p in root.glob("step_*") if p.is_dir())[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
@@ -156,12 +151,19 @@ def save_checkpoint(run_dir: str | Path, step: int, config: dict[str, Any], flat
 
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
     """The folder ``run_dir/latest`` names (or ``run_dir`` itself when it is a checkpoint folder), else None.
-    ``latest`` may only name ``checkpoints/<name>`` or ``<name>`` inside ``run_dir``."""
+    ``latest`` may only name ``checkpoints/<name>`` or ``<name>`` inside ``run_dir``; without ``latest`` (a run
+    killed right after renaming its first checkpoint into place) the newest ``checkpoints/step_*`` folder."""
     run = Path(run_dir)
     if (run / "config.json").is_file() and (run / "model.safetensors").is_file():
         return run
     pointer = run / LATEST
     if not pointer.is_file():
+        root = run / CHECKPOINTS
+        steps = sorted(p.name for p in root.iterdir() if STEP_DIR.match(p.name)) if root.is_dir() else []
+        for name in reversed(steps):
+            folder = inside_folder(run, f"{CHECKPOINTS}/{name}", "checkpoint folder")
+            if (folder / "config.json").is_file():
+                return folder
         return None
     text = pointer.read_text().strip()
     if not _LATEST.match(text):

@@ -27,6 +27,7 @@ from .checkpoint_paths import HEAD_FILE
 from .config import TrainConfig
 from .distributed import DistInfo, barrier
 from .genre_inputs import GenreInputs
+from .run_folder import foreign_entries, has_checkpoint
 
 GENERATORS = ("data", "diffusion", "text", "aggregator")
 
@@ -94,9 +95,15 @@ def check_out_dir(out: Path, resume: bool) -> Path | None:
         if ckpt is None:
             raise DancegenError(f"nothing to resume in {out}: no 'latest' checkpoint pointer (start without --resume)")
         return ckpt
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+    if out.exists() and not out.is_dir():
+        raise DancegenError(f"output directory {out} exists and is not a directory; choose another --out")
+    if out.is_dir() and has_checkpoint(out):
         raise DancegenError(f"output directory {out} is not empty; pass --resume to continue it or choose "
                             f"another --out")
+    foreign = foreign_entries(out) if out.is_dir() else []
+    if foreign:  # no checkpoint: training's own leftovers are fine (a run killed before its first checkpoint)
+        raise DancegenError(f"output directory {out} holds files that training does not write "
+                            f"({', '.join(foreign[:3])}); choose another --out or move them out")
     return None
 
 
@@ -152,11 +159,16 @@ def build_aggregator(cfg: TrainConfig, generator: torch.Generator) -> tuple[Any,
 
 
 def preflight(cfg: TrainConfig) -> None:
-    """Fail fast on unknown aggregator, music-encoder and genre-controller names (before any data is read)."""
+    """Fail fast on unknown aggregator, music-encoder and genre-controller names, a data directory that is not
+    one, and an output folder that cannot be written (before any data is read)."""
     import mtlkit
 
     from ..features import parse_encoder_spec
+    from ..path_checks import check_input_dir, check_output_dir
     from ..plugins import GENRE_CONTROLLERS, MUSIC_ENCODERS
+
+    check_input_dir(cfg.data, "data directory")
+    check_output_dir(cfg.out, "--out")
 
     if cfg.aggregator not in {i.name for i in mtlkit.list_aggregators()}:
         mtlkit.get_aggregator(cfg.aggregator)  # raises the registry's close-match error
@@ -210,8 +222,6 @@ def build_run(cfg: TrainConfig, device: str, dist: DistInfo, resume: bool) -> Ru
     preflight(cfg)
     out = Path(cfg.out).expanduser()
     data_dir = Path(cfg.data).expanduser()
-    if not data_dir.is_dir():
-        raise DataError(f"data directory not found: {data_dir}")
     if not any(data_dir.iterdir()):
         raise DataError(f"data directory {data_dir} is empty (expected motion/, music_wav/ and labels)")
     ckpt_dir = check_out_dir(out, resume)  # every rank checks, so all fail alike before any collective call

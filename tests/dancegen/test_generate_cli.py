@@ -100,7 +100,7 @@ def test_generate_then_edit(run: tuple[Path, Path], tmp_path: Path) -> None:
     (("generate", "{wav}", "--genre", "Jazz", "--checkpoint", "{wav}.missing"), "does not exist"),
     (("generate", "{wav}", "--checkpoint", "{ckpt}"), "--text"),
     (("edit", "{wav}.npy", "{wav}", "--keep", "body", "--genre", "Jazz", "--checkpoint", "{ckpt}"), "not found"),
-    (("generate", "{wav}", "--genre", "Jazz", "--checkpoint", "{ckpt}", "--format", "gif"), "unknown format"),
+    (("generate", "{wav}", "--genre", "Jazz", "--checkpoint", "{ckpt}", "--format", "gif"), "unknown export format"),
     (("generate", "{wav}", "--genre", "Jazz", "--checkpoint", "{ckpt}", "--longform", "splice"), "--longform"),
     (("generate", "{wav}", "--genre", "Jazz", "--checkpoint", "{ckpt}", "--cleanup", "all"), "--cleanup"),
 ])

@@ -15,13 +15,13 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from ...atomic import make_temp_dir
 from ...errors import DataError
 from ...genre.genres import GENRES, genre_group, genre_index
 from .motion import FPS, perform
@@ -86,7 +86,7 @@ def build(out: str | Path, songs_per_genre: int = DEFAULT_SONGS_PER_GENRE, secon
     out = Path(out).expanduser()
     _prepare_out(out, force)
     start = time.perf_counter()
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    tmp = make_temp_dir(out.parent, prefix=f".{out.name}.tmp-")
     try:
         for sub in ("motion", "music_wav", "beats"):
             (tmp / sub).mkdir()

@@ -15,14 +15,41 @@ from ._aggregator import (
     input_checks_enabled,
     set_input_checks,
 )
+
+# the built-in methods (each registered under its name: mtlkit.get_aggregator(name))
 from ._aligned import AlignedMTL
 from ._backward import BACKENDS, BackwardResult, after_step, backward
+from ._cagrad import CAGrad
+from ._config import ConFIG
+from ._cov import CoVWeighting
+from ._cr_mogm import CRMOGM
+from ._dbmtl import DBMTL
+from ._dualproj import DualProj
 from ._dwa import DWA
+from ._excess_mtl import ExcessMTL
+from ._fairgrad import FairGrad
 from ._famo import FAMO
+from ._gls import GLS
+from ._go4align import GO4Align
+from ._graddrop import GradDrop
+from ._gradnorm import GradNorm
+from ._gradvac import GradVac
+from ._igb import IGB
+from ._imtl import IMTLG
+from ._imtl_l import IMTLL
+from ._krum import Krum
+from ._ldc import LDCMTL
 from ._linear import Linear
 from ._loss_weighting import LossWeighting
+from ._mean import Mean
+from ._mgda import MGDA
+from ._moco import MoCo
+from ._modo import MoDo
 from ._nash import NashMTL
+from ._pbi import PBI
+from ._pcd import PCD
 from ._pcgrad import PCGrad
+from ._random_weighting import RandomWeighting
 from ._registry import (
     AggregatorInfo,
     UnknownAggregatorError,
@@ -33,23 +60,60 @@ from ._registry import (
     register_plugin,
     unregister_plugin,
 )
+from ._rlw import RLW
+from ._sdmgrad import SDMGrad
+from ._stch import STCH
+from ._trimmed_mean import TrimmedMean
+from ._upgrad import UPGrad
 from ._uw import UncertaintyWeighting
+from ._uw_so import UWSO
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "BACKENDS",
+    "CRMOGM",
+    "DBMTL",
     "DWA",
     "FAMO",
+    "GLS",
+    "IGB",
+    "IMTLG",
+    "IMTLL",
+    "LDCMTL",
+    "MGDA",
+    "PBI",
+    "PCD",
+    "RLW",
+    "STCH",
+    "UWSO",
     "Aggregator",
     "AggregatorInfo",
     "AlignedMTL",
     "BackwardResult",
+    "CAGrad",
+    "CoVWeighting",
+    "ConFIG",
+    "DualProj",
+    "ExcessMTL",
+    "FairGrad",
+    "GO4Align",
+    "GradDrop",
+    "GradNorm",
+    "GradVac",
+    "Krum",
     "Linear",
     "LossWeighting",
+    "Mean",
+    "MoCo",
+    "MoDo",
     "NashMTL",
     "PCGrad",
     "Properties",
+    "RandomWeighting",
+    "SDMGrad",
+    "TrimmedMean",
+    "UPGrad",
     "UncertaintyWeighting",
     "UnknownAggregatorError",
     "Weighting",

@@ -9,6 +9,10 @@ retained subspace), i.e. the task gradients are aligned into a well-conditioned 
 ``σ`` is picked by ``scale_mode`` from the singular values ``s = √λ`` of J: ``"min"`` (the smallest retained
 one, the paper's choice), ``"median"`` (the lower median, as ``torch.median`` in the original code) or
 ``"rmse"`` (their root mean square ``√mean(λ)``).
+
+On the CPU the eigendecomposition runs in numpy; on other devices in torch (``_torch_solvers.alignment_torch``),
+where mtlkit reads nothing back on the host; ``torch.linalg.eigh`` itself synchronises once on CUDA (torch checks
+cuSOLVER's error flag on the host).
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._aggregator import Properties, Weighting
+from ._aggregator import Properties, Weighting, check_gramian
 from ._nash import _gramian_numpy
+from ._torch_solvers import Solver, alignment_torch, check_solver, use_torch
 
 ScaleMode = Literal["min", "median", "rmse"]
 SCALE_MODES = ("min", "median", "rmse")
@@ -62,9 +67,12 @@ class AlignedMTL(Weighting):
             the two updates differ by exactly a factor K.
         rtol: eigenvalues ``λ ≤ rtol · λ_max`` are dropped (default ``K · eps(float32)``, the original's
             threshold; the Gramian usually comes from float32 gradients).
+        solver: ``"auto"`` (numpy for a CPU Gramian, torch on its device otherwise), ``"numpy"`` or ``"torch"``.
 
     ``diagnostics``: ``rank`` (eigenvalues kept), ``scale`` (σ), ``singular_values`` (retained, descending) and
-    ``condition`` (s_max / s_min of the retained ones).
+    ``condition`` (s_max / s_min of the retained ones). On the torch path they are tensors on G's device and
+    ``singular_values`` has K entries, the dropped ones 0 (a length that depends on the data would need a sync);
+    ``condition`` is NaN when nothing is retained.
     """
 
     name = "aligned"
@@ -73,7 +81,9 @@ class AlignedMTL(Weighting):
         needs=frozenset({"gramian"}),
     )
 
-    def __init__(self, scale_mode: ScaleMode = "min", reduction: str = "sum", rtol: float | None = None) -> None:
+    def __init__(
+        self, scale_mode: ScaleMode = "min", reduction: str = "sum", rtol: float | None = None, solver: Solver = "auto"
+    ) -> None:
         super().__init__()
         if scale_mode not in SCALE_MODES:
             raise ValueError(f"scale_mode must be one of {', '.join(SCALE_MODES)}; got {scale_mode!r}")
@@ -84,8 +94,11 @@ class AlignedMTL(Weighting):
         self.scale_mode = scale_mode
         self.reduction = reduction
         self.rtol = None if rtol is None else float(rtol)
+        self.solver = check_solver(solver)
 
     def weights(self, G: Tensor, losses: Tensor | None = None) -> Tensor:
+        if use_torch(self.solver, G):
+            return self._weights_torch(G)
         Gn = _gramian_numpy(G)
         K = Gn.shape[0]
         B, scale, lam = alignment_matrix(Gn, self.scale_mode, self.rtol)
@@ -100,5 +113,20 @@ class AlignedMTL(Weighting):
         out = torch.from_numpy(alpha)
         return out if G.device.type == "cpu" else out.to(G.device)
 
+    def _weights_torch(self, G: Tensor) -> Tensor:
+        """:meth:`weights` on G's device (``alignment_torch``): no host read-back by mtlkit."""
+        G = check_gramian(G.detach())
+        alpha, scale, lam, rank = alignment_torch(G, self.scale_mode, self.rtol)
+        s = lam.flip(0).sqrt()  # descending, dropped ones 0
+        smallest = s.gather(0, (rank - 1).clamp(min=0).reshape(1)).squeeze(0)
+        self.diagnostics = {
+            "rank": rank,
+            "scale": scale,
+            "singular_values": s,
+            "condition": torch.where(rank > 0, s[0] / smallest, torch.nan),
+        }
+        return alpha if self.reduction == "sum" else alpha / G.shape[0]
+
     def __repr__(self) -> str:
-        return f"AlignedMTL(scale_mode={self.scale_mode!r}, reduction={self.reduction!r})"
+        extra = "" if self.solver == "auto" else f", solver={self.solver!r}"
+        return f"AlignedMTL(scale_mode={self.scale_mode!r}, reduction={self.reduction!r}{extra})"

@@ -84,8 +84,8 @@ class BackwardResult:
             "weights": plain(self.weights), "gradient_norms": plain(self.gradient_norms),
             "cosine": plain(self.cosine), "update_norm": self.update_norm,
         }
-        for key, value in self.diagnostics.items():
-            out[key] = value.tolist() if isinstance(value, Tensor) else value
+        for key, value in self.diagnostics.items():  # a method's own "weights" etc. must not mask the result's
+            out[f"method_{key}" if key in out else key] = value.tolist() if isinstance(value, Tensor) else value
         if self.groups is not None:
             out["groups"] = [g.as_dict() for g in self.groups]
         return out

@@ -18,6 +18,7 @@ from torch import Tensor
 
 from ._aggregator import Properties
 from ._loss_weighting import LossWeighting, check_losses
+from ._state import restore_tensors, tensors_state
 
 _BETAS, _ADAM_EPS, _LOSS_EPS = (0.9, 0.999), 1e-8, 1e-8
 
@@ -93,18 +94,12 @@ class FAMO(LossWeighting):
 
     def get_extra_state(self) -> dict[str, Any]:
         state: dict[str, Any] = {"steps": self._steps}
-        for key in ("_logits", "_m", "_v", "_before"):
-            value = getattr(self, key)
-            if value is not None:
-                state[key.lstrip("_")] = value.clone()
-        return state
+        return state | tensors_state(self, ("logits", "m", "v", "before"))
 
     def set_extra_state(self, state: dict[str, Any]) -> None:
         self.reset()
         self._steps = int(state.get("steps", 0))
-        for key in ("logits", "m", "v", "before"):
-            if state.get(key) is not None:
-                setattr(self, f"_{key}", torch.as_tensor(state[key], dtype=torch.float64).clone())
+        restore_tensors(self, state, ("logits", "m", "v", "before"))
 
     def __repr__(self) -> str:
         return f"FAMO(gamma={self.gamma}, lr={self.lr})"

@@ -24,24 +24,28 @@ class Linear(Weighting):
             if not weights or not all(torch.isfinite(torch.tensor(weights))):
                 raise ValueError(f"weights must be a non-empty list of finite numbers, got {weights}")
         self.fixed = weights
+        # a (non-persistent) buffer: ``method.to(device)`` moves it, so no host→device copy per call
+        self.register_buffer("_fixed", None if weights is None else torch.tensor(weights, dtype=torch.float64),
+                             persistent=False)
+
+    def _fixed_on(self, K: int, like: Tensor) -> Tensor:
+        if len(self.fixed) != K:
+            raise ValueError(f"linear aggregator has {len(self.fixed)} weights but got {K} tasks")
+        return self._fixed.to(dtype=like.dtype, device=like.device)
 
     def weights(self, G: Tensor, losses: Tensor | None = None) -> Tensor:
         G = check_gramian(G)
         K = G.shape[0]
         if self.fixed is None:
             return torch.ones(K, dtype=G.dtype, device=G.device)
-        if len(self.fixed) != K:
-            raise ValueError(f"linear aggregator has {len(self.fixed)} weights but got {K} tasks")
-        return torch.tensor(self.fixed, dtype=G.dtype, device=G.device)
+        return self._fixed_on(K, G)
 
     def forward(self, J: Tensor, losses: Tensor | None = None) -> Tensor:
         # No Gramian needed: Jᵀw directly (the lower bound of every method); non-finite J gives a non-finite update.
         check_jacobian(J)
         if self.fixed is None:
             return check_finite_update(J.sum(dim=0))
-        if len(self.fixed) != J.shape[0]:
-            raise ValueError(f"linear aggregator has {len(self.fixed)} weights but got {J.shape[0]} tasks")
-        return check_finite_update(torch.tensor(self.fixed, dtype=J.dtype, device=J.device) @ J)
+        return check_finite_update(self._fixed_on(J.shape[0], J) @ J)
 
     def __repr__(self) -> str:
         return f"Linear(weights={self.fixed})" if self.fixed is not None else "Linear()"

@@ -7,6 +7,9 @@ conflicts with the original ``g_j`` (``g_i'·g_j < 0``) it is projected onto ``g
 Every ``g_i'`` is a linear combination ``c_iᵀ J`` of the original rows, so the algorithm runs on coefficient
 vectors: ``g_i'·g_j = c_iᵀ G[:, j]`` and the projection subtracts ``(c_iᵀ G[:, j] / G_jj)`` from ``c_ij``. The
 weights are ``Σ_i c_i``. All tasks advance one visit at a time, so the K×K work is K−1 vectorised steps.
+
+On the CPU they run in numpy; on other devices in torch (``_torch_solvers.pcgrad_torch``), with no host sync
+when the generator is on the Gramian's device (a CPU generator's keys are copied host→device).
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._aggregator import Properties, Weighting
+from ._aggregator import Properties, Weighting, check_gramian
 from ._nash import _gramian_numpy
+from ._random import private_generator
+from ._torch_solvers import Solver, check_solver, draw_orders_torch, pcgrad_torch, use_torch
 
 
 def draw_orders(K: int, generator: torch.Generator) -> np.ndarray:
@@ -55,9 +60,12 @@ class PCGrad(Weighting):
         generator: the source of the random visiting orders (any device). None: a private generator.
         seed: seed a private generator instead (mutually exclusive with ``generator``). With neither, the
             private generator is seeded non-deterministically. The global RNG is never used.
+        solver: ``"auto"`` (numpy for a CPU Gramian, torch on its device otherwise), ``"numpy"`` or ``"torch"``.
+            Both draw the same keys from the generator: the same orders and weights for the same state.
 
     ``diagnostics``: ``orders`` (the visiting order of each task, a (K, K−1) int64 tensor), ``projections``
-    (how many projections were made) and ``coefficients`` (c, K×K, float64).
+    (how many projections were made) and ``coefficients`` (c, K×K, float64); tensors on G's device on the torch
+    path (``projections`` a 0-d one).
     """
 
     name = "pcgrad"
@@ -66,24 +74,21 @@ class PCGrad(Weighting):
         needs=frozenset({"gramian"}),
     )
 
-    def __init__(self, generator: torch.Generator | None = None, seed: int | None = None) -> None:
+    def __init__(
+        self, generator: torch.Generator | None = None, seed: int | None = None, solver: Solver = "auto"
+    ) -> None:
         super().__init__()
-        if generator is not None and seed is not None:
-            raise ValueError("pass either generator= or seed= to PCGrad, not both")
-        if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-            raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-        if generator is None:
-            generator = torch.Generator()
-            if seed is None:
-                generator.seed()
-            else:
-                generator.manual_seed(seed)
-        self.generator = generator
+        self.generator = private_generator(generator, seed, "PCGrad")
         self.seed = seed
+        self.solver = check_solver(solver)
 
     def weights(self, G: Tensor, losses: Tensor | None = None) -> Tensor:
+        if use_torch(self.solver, G):
+            G = check_gramian(G.detach())
+            orders = draw_orders_torch(G.shape[0], self.generator, G.device)
+            coef, projections = pcgrad_torch(G, orders)
+            self.diagnostics = {"orders": orders, "projections": projections, "coefficients": coef}
+            return coef.sum(0)
         Gn = _gramian_numpy(G)
         orders = draw_orders(Gn.shape[0], self.generator)
         coef, projections = pcgrad_coefficients(Gn, orders)
@@ -96,4 +101,6 @@ class PCGrad(Weighting):
         return out if G.device.type == "cpu" else out.to(G.device)
 
     def __repr__(self) -> str:
-        return "PCGrad()" if self.seed is None else f"PCGrad(seed={self.seed})"
+        options = [] if self.seed is None else [f"seed={self.seed}"]
+        options += [] if self.solver == "auto" else [f"solver={self.solver!r}"]
+        return f"PCGrad({', '.join(options)})"

@@ -35,6 +35,8 @@ def make_aggregator(name: str) -> mtlkit.Aggregator | list[mtlkit.Aggregator]:
         return mtlkit.get_aggregator("uw", num_tasks=3)
     if name == "nash":
         return mtlkit.get_aggregator("nash", max_norm=None)
+    if {i.name: i for i in mtlkit.list_aggregators()}[name].properties.randomised:  # the single-process run draws alike
+        return mtlkit.get_aggregator(name, generator=torch.Generator().manual_seed(123))
     return mtlkit.get_aggregator(name)
 
 

@@ -150,3 +150,14 @@ def test_bad_gramians():
         AlignedMTL().weights(torch.ones(2, 3, dtype=torch.float64))
     with pytest.raises(ValueError, match="NaN or Inf"):
         AlignedMTL().weights(torch.full((2, 2), float("inf")))
+
+
+def test_torch_solver_option():
+    """solver="torch" (the default off the CPU; tests/mtlkit/test_on_device.py compares it with numpy)."""
+    J = torch.randn(4, 30, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    agg = AlignedMTL(solver="torch")
+    assert repr(agg) == "AlignedMTL(scale_mode='min', reduction='sum', solver='torch')"
+    torch.testing.assert_close(agg(J), AlignedMTL(solver="numpy")(J), rtol=1e-10, atol=1e-12)
+    assert agg.diagnostics["singular_values"].shape == (4,)
+    with pytest.raises(ValueError, match="solver"):
+        AlignedMTL(solver="cuda")

@@ -170,3 +170,14 @@ def test_bad_options():
         PCGrad(seed="7")
     with pytest.raises(ValueError, match="square"):
         PCGrad(seed=0).weights(torch.ones(3, 2, dtype=torch.float64))
+
+
+def test_torch_solver_draws_the_same_orders():
+    """solver="torch" draws the same keys from the generator as numpy: same orders, same update."""
+    J = torch.randn(5, 30, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    a = PCGrad(generator=torch.Generator().manual_seed(9), solver="torch")
+    b = PCGrad(generator=torch.Generator().manual_seed(9), solver="numpy")
+    for _ in range(3):
+        torch.testing.assert_close(a(J), b(J), rtol=1e-12, atol=1e-12)
+        assert torch.equal(a.diagnostics["orders"], b.diagnostics["orders"])
+    assert repr(PCGrad(seed=1, solver="torch")) == "PCGrad(seed=1, solver='torch')"

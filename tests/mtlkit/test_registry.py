@@ -237,3 +237,18 @@ def test_import_is_light():
     before, after = json.loads(out.stdout)
     assert before == []
     assert after == []
+
+
+def test_the_methods_page_lists_every_registered_method():
+    """docs/mtlkit/methods.md carries the table scripts/methods_table.py makes from the registry."""
+    import importlib.util
+    from pathlib import Path
+
+    root = Path(__file__).parents[2]
+    spec = importlib.util.spec_from_file_location("methods_table", root / "scripts" / "methods_table.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    page = (root / "docs" / "mtlkit" / "methods.md").read_text()
+    assert module.table() in page, "docs/mtlkit/methods.md is stale: rerun python scripts/methods_table.py"
+    missing = [i.name for i in mtlkit.list_aggregators() if not module.page_of(i.name)]
+    assert not missing, f"methods without a docs page: {missing}"

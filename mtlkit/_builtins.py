@@ -1,4 +1,4 @@
-"""Registers the built-in methods (gradient- and loss-based) (a pluggy plugin like any other, loaded by import)."""
+"""Registers the built-in methods, gradient- and loss-based (a pluggy plugin like any other, loaded by import)."""
 
 from __future__ import annotations
 
@@ -44,11 +44,13 @@ from ._upgrad import UPGrad
 from ._uw import UncertaintyWeighting
 from ._uw_so import UWSO
 
-BUILTIN_AGGREGATORS = (Linear, NashMTL, AlignedMTL, PCGrad, DWA, UncertaintyWeighting, FAMO)
-BUILTIN_AGGREGATORS += (GradNorm, RLW, GLS, IMTLL, DBMTL, MoCo, STCH, PBI, UWSO, IGB, GO4Align, CoVWeighting, LDCMTL)
-BUILTIN_AGGREGATORS += (Mean, UPGrad, DualProj, MGDA, Krum, TrimmedMean, RandomWeighting, GradDrop, ConFIG, PCD)
-
-BUILTIN_AGGREGATORS += (CAGrad, GradVac, FairGrad, ExcessMTL, MoDo, SDMGrad, CRMOGM, IMTLG)
+BUILTIN_AGGREGATORS = (
+    # gradient / Gramian methods
+    Linear, Mean, NashMTL, FairGrad, AlignedMTL, PCGrad, IMTLG, UPGrad, DualProj, MGDA, CAGrad, GradVac, GradDrop,
+    ConFIG, Krum, TrimmedMean, ExcessMTL, MoDo, SDMGrad, MoCo, DBMTL, GradNorm, CRMOGM, RandomWeighting, PCD,
+    # loss-based methods
+    DWA, UncertaintyWeighting, RLW, GLS, FAMO, STCH, IMTLL, PBI, UWSO, IGB, GO4Align, CoVWeighting, LDCMTL,
+)
 
 
 @hookimpl

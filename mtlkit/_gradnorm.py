@@ -34,12 +34,12 @@ from torch import Tensor, nn
 from ._aggregator import Properties, Weighting, check_gramian
 from ._imtl_l import check_num_tasks
 from ._loss_weighting import check_losses
-from ._state import restore_tensors, tensors_state
+from ._state import LazyTaskParameter, restore_tensors, tensors_state
 
 _TINY = torch.finfo(torch.float64).tiny
 
 
-class GradNorm(Weighting):
+class GradNorm(LazyTaskParameter, Weighting):
     """GradNorm: learnable weights ``K softmax(p)`` whose gradient norms are pulled towards ``Ḡ r_i^α``.
 
     Args:
@@ -51,6 +51,7 @@ class GradNorm(Weighting):
     """
 
     name = "gradnorm"
+    task_parameter = "loss_scale"
     properties = Properties(stateful=True, learnable=True, needs=frozenset({"gramian", "losses"}))
 
     def __init__(self, num_tasks: int | None = None, alpha: float = 1.5, warmup: int = 1) -> None:
@@ -134,12 +135,6 @@ class GradNorm(Weighting):
         self._clear()
         self._count = int(state.get("count", 0))
         restore_tensors(self, state, ("sum", "initial"))
-
-    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
-        key = prefix + "loss_scale"
-        if self.loss_scale is None and key in state_dict:
-            self._materialise(int(state_dict[key].shape[0]), state_dict[key])
-        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def __repr__(self) -> str:
         K = None if self.loss_scale is None else self.loss_scale.shape[0]

@@ -14,13 +14,13 @@ LibMTL step by step.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ._aggregator import Properties
 from ._loss_weighting import LossWeighting
+from ._state import LazyTaskParameter
 
 
 def check_num_tasks(num_tasks: int | None) -> None:
@@ -36,7 +36,7 @@ def check_finite_number(value: float, key: str) -> float:
     return float(value)
 
 
-class IMTLL(LossWeighting):
+class IMTLL(LazyTaskParameter, LossWeighting):
     """IMTL-L: learnable loss scales ``s``, weights ``e^{s}``, regulariser ``−Σ s``.
 
     Args:
@@ -48,6 +48,7 @@ class IMTLL(LossWeighting):
     """
 
     name = "imtl_l"
+    task_parameter = "loss_scale"
     properties = Properties(stateful=True, learnable=True, needs=frozenset({"losses"}))
 
     def __init__(self, num_tasks: int | None = None, init: float = 0.0) -> None:
@@ -82,12 +83,6 @@ class IMTLL(LossWeighting):
         if self.loss_scale is not None:
             with torch.no_grad():
                 self.loss_scale.fill_(self.init)
-
-    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
-        key = prefix + "loss_scale"
-        if self.loss_scale is None and key in state_dict:
-            self._materialise(int(state_dict[key].shape[0]), state_dict[key])
-        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def __repr__(self) -> str:
         K = None if self.loss_scale is None else self.loss_scale.shape[0]

@@ -34,11 +34,12 @@ from ._dbmtl import check_rate
 from ._gls import require_positive
 from ._imtl_l import check_num_tasks
 from ._loss_weighting import LossWeighting
+from ._state import LazyTaskParameter
 
 NORMALIZATIONS = ("ratio", "log", "none")
 
 
-class LDCMTL(LossWeighting):
+class LDCMTL(LazyTaskParameter, LossWeighting):
     """LDC-MTL: router weights ``softmax(θ)`` on pre-normalised losses, plus λ × the neighbouring-task discrepancy.
 
     Args:
@@ -48,6 +49,7 @@ class LDCMTL(LossWeighting):
     """
 
     name = "ldc_mtl"
+    task_parameter = "router"
     properties = Properties(permutation_invariant=False, stateful=True, learnable=True, needs=frozenset({"losses"}))
 
     def __init__(self, num_tasks: int | None = None, lamb: float = 0.05, normalization: str = "ratio") -> None:
@@ -117,12 +119,6 @@ class LDCMTL(LossWeighting):
 
     def set_extra_state(self, state: dict[str, Any]) -> None:
         self._initial = None if state.get("initial") is None else torch.as_tensor(state["initial"]).double().clone()
-
-    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
-        key = prefix + "router"
-        if self.router is None and key in state_dict:
-            self._materialise(int(state_dict[key].shape[0]), state_dict[key])
-        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def __repr__(self) -> str:
         K = None if self.router is None else self.router.shape[0]

@@ -23,3 +23,22 @@ def restore_tensors(owner: object, state: Mapping[str, Any], names: Iterable[str
     for name in names:
         if state.get(name) is not None:
             setattr(owner, f"_{name}", torch.as_tensor(state[name], dtype=torch.float64).clone())
+
+
+class LazyTaskParameter:
+    """Mixin for methods with one learnable (K,) parameter, named by ``task_parameter``, that may be created on the
+    first call (K unknown at construction): ``load_state_dict`` creates it from the saved tensor first.
+
+    The class implements ``_materialise(K, like=None)``; list the mixin before the method's base class.
+    """
+
+    task_parameter: str
+
+    def _materialise(self, K: int, like: torch.Tensor | None = None) -> None:
+        raise NotImplementedError
+
+    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+        key = prefix + self.task_parameter
+        if getattr(self, self.task_parameter) is None and key in state_dict:
+            self._materialise(int(state_dict[key].shape[0]), state_dict[key])
+        super()._load_from_state_dict(state_dict, prefix, *args)  # type: ignore[misc]

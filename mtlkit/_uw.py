@@ -6,16 +6,16 @@ objective is ``Σ_i ½ exp(−s_i) L_i + ½ s_i`` (LibMTL's form and initialisat
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from ._aggregator import Properties
 from ._loss_weighting import LossWeighting
+from ._state import LazyTaskParameter
 
 
-class UncertaintyWeighting(LossWeighting):
+class UncertaintyWeighting(LazyTaskParameter, LossWeighting):
     """Uncertainty weighting: learnable log-variances ``s``, weights ``½ exp(−s)``, regulariser ``½ Σ s``.
 
     Args:
@@ -27,6 +27,7 @@ class UncertaintyWeighting(LossWeighting):
     """
 
     name = "uw"
+    task_parameter = "log_var"
     properties = Properties(stateful=True, learnable=True, needs=frozenset({"losses"}))
 
     def __init__(self, num_tasks: int | None = None, init: float = -0.5) -> None:
@@ -64,12 +65,6 @@ class UncertaintyWeighting(LossWeighting):
         if self.log_var is not None:
             with torch.no_grad():
                 self.log_var.fill_(self.init)
-
-    def _load_from_state_dict(self, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
-        key = prefix + "log_var"
-        if self.log_var is None and key in state_dict:
-            self._materialise(int(state_dict[key].shape[0]), state_dict[key])
-        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def __repr__(self) -> str:
         K = None if self.log_var is None else self.log_var.shape[0]

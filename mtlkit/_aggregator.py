@@ -131,14 +131,19 @@ def gramian(J: Tensor) -> Tensor:
     return (scaled @ scaled.T).double() * s[:, None] * s[None, :]
 
 
-def check_gramian(G: Tensor) -> Tensor:
-    """Validate a (K, K) Gramian and return it as float64 (symmetrised)."""
+def check_gramian_shape(G: Tensor) -> None:
+    """A square (K, K) floating-point tensor with K >= 1 (TypeError / ValueError otherwise); no data is read."""
     if not isinstance(G, Tensor):
         raise TypeError(f"expected the Gramian as a torch.Tensor, got {type(G).__name__}")
     if G.dim() != 2 or G.shape[0] != G.shape[1] or G.shape[0] == 0:
         raise ValueError(f"expected a square (K, K) Gramian with K >= 1, got shape {tuple(G.shape)}")
     if not G.is_floating_point():
         raise TypeError(f"expected a floating-point Gramian, got {G.dtype}")
+
+
+def check_gramian(G: Tensor) -> Tensor:
+    """Validate a (K, K) Gramian and return it as float64 (symmetrised)."""
+    check_gramian_shape(G)
     if _CHECKS["enabled"] and not bool(torch.isfinite(G).all()):
         raise ValueError("the Gramian contains NaN or Inf (a task gradient is not finite)")
     G = G.double()

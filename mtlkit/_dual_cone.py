@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._aggregator import Weighting, input_checks_enabled
+from ._aggregator import Weighting, check_gramian_shape, input_checks_enabled
 
 try:  # the gufunc behind np.linalg.solve, without its Python-side checks (as in _nash)
     from numpy.linalg._umath_linalg import solve as _linsolve
@@ -223,12 +223,7 @@ def project_weights(
 def gramian_array(G: Tensor) -> np.ndarray:
     """:func:`mtlkit.check_gramian` in numpy (the same errors): a symmetric float64 array (K×K work in numpy
     costs µs; the same checks as torch ops cost tens of µs)."""
-    if not isinstance(G, Tensor):
-        raise TypeError(f"expected the Gramian as a torch.Tensor, got {type(G).__name__}")
-    if G.dim() != 2 or G.shape[0] != G.shape[1] or G.shape[0] == 0:
-        raise ValueError(f"expected a square (K, K) Gramian with K >= 1, got shape {tuple(G.shape)}")
-    if not G.is_floating_point():
-        raise TypeError(f"expected a floating-point Gramian, got {G.dtype}")
+    check_gramian_shape(G)
     g = G.detach()
     g = (g if g.dtype == torch.float64 and g.device.type == "cpu" else g.to("cpu", torch.float64)).numpy()
     if input_checks_enabled() and not np.isfinite(g).all():

@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 # mtlkit is its own distribution (packaging/mtlkit builds the mtlkit/ package); gcdance (dancegen) requires it.
 MTLKIT := packaging/mtlkit
 
-.PHONY: setup demo test lint docs bench dist clean
+.PHONY: setup demo test lint typecheck docs bench dist clean
 
 setup: $(STAMP)
 
@@ -26,10 +26,14 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
+# mypy: strict for mtlkit and dancegen's public faces, the rest of dancegen non-strict ([tool.mypy] in pyproject.toml)
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy
+
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict --quiet -d $(VENV)/site
 
-test: $(STAMP) lint docs
+test: $(STAMP) lint typecheck docs
 	sh scripts/install_chromium.sh
 	$(VENV)/bin/pytest -q -n 2 --dist loadgroup
 

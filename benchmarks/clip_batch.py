@@ -18,8 +18,8 @@ import torch
 from dancegen.clip_batch import ClipRequest, generate_clips
 from dancegen.diffusion import DiffusionScheduler
 from dancegen.features import build_music_encoder
-from dancegen.genre.controller import build_genre_controller
 from dancegen.genre.genres import GENRES
+from dancegen.genre.registry import build_genre_controller
 from dancegen.model import GCDanceDenoiser, ModelConfig, MotionNormalizer
 from dancegen.pipeline import DancePipeline
 

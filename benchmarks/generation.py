@@ -17,7 +17,7 @@ import torch
 
 from dancegen.diffusion import DiffusionScheduler
 from dancegen.features import build_music_encoder
-from dancegen.genre.controller import build_genre_controller
+from dancegen.genre.registry import build_genre_controller
 from dancegen.model import GCDanceDenoiser, ModelConfig, MotionNormalizer
 from dancegen.pipeline import DancePipeline
 

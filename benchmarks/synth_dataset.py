@@ -22,8 +22,8 @@ from dancegen.data.synth import build
 from dancegen.genre.genres import GENRES
 from dancegen.metrics.beats import beat_align_score
 from dancegen.metrics.kinetic import kinetic_features
+from dancegen.motion.convert import from_finedance
 from dancegen.motion.kinematics import forward_kinematics
-from dancegen.motion.layout import from_finedance
 from dancegen.motion.skeleton import Skeleton
 
 WINDOW, STRIDE = 120, 30

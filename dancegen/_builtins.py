@@ -1,4 +1,4 @@
-"""Registers dancegen's built-in music encoders and genre controllers (loaded by import, like any plugin).
+"""Registers dancegen's built-in music encoders, genre controllers and exporters (loaded by import, like any plugin).
 
 Each built-in module is imported here only for its class; heavy libraries are imported when it is built."""
 
@@ -30,4 +30,12 @@ def dancegen_register_genre_controllers(register: Callable[..., None]) -> None:
     from .genre.unconditioned import NoneController
 
     for cls in (LabelController, TextController, NoneController):
+        register(cls)
+
+
+@hookimpl
+def dancegen_register_exporters(register: Callable[..., None]) -> None:
+    from .export.builtin import BUILTIN_EXPORTERS
+
+    for cls in BUILTIN_EXPORTERS:  # npz, bvh, html, mp4, edge_pkl: the order --format help and errors list them
         register(cls)

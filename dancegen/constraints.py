@@ -22,9 +22,8 @@ from dataclasses import dataclass
 import torch
 
 from .errors import DancegenError
-from .motion.layout import GROUPS, NUM_CHANNELS, channel_mask
+from .motion.layout import FPS, GROUPS, NUM_CHANNELS, channel_mask
 
-FPS = 30
 #: Group names accepted by :meth:`Constraint.keep` (``all`` = every channel).
 KEEP_GROUPS: tuple[str, ...] = ("all", *GROUPS)
 

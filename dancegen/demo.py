@@ -61,7 +61,7 @@ def synth_song(genre: str, seconds: float, seed: int = 0) -> tuple[np.ndarray, i
     from .data.synth.styles import STYLES
     from .data.synth.writer import DEFAULT_SAMPLE_RATE
     from .genre.genres import genre_index
-    from .longform import FPS
+    from .motion.layout import FPS
 
     if not 2.0 <= seconds <= MAX_SECONDS:
         raise DancegenError(f"--seconds must be between 2 and {MAX_SECONDS:.0f}, got {seconds}")
@@ -217,7 +217,7 @@ def package_checkpoint(checkpoint: str | Path, dest: str | Path, metrics: str | 
     run's metrics.jsonl. Optimiser, aggregator and RNG state are dropped."""
     from safetensors.torch import load_file, save_file
 
-    from .train.checkpoint_paths import HEAD_FILE
+    from .checkpoint import HEAD_FILE
 
     src, dest = Path(checkpoint), Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -11,12 +11,14 @@ A pure-tensor object in the diffusers style: it holds no network. The sampling l
 
 Conventions (as in EDGE / GCDance): timestep indices run 0 … T−1; index t has ᾱ_t = f(t + 1) / f(0) with
 f(u) = cos²(((u / T) + s) / (1 + s) · π/2) (Nichol & Dhariwal 2021), betas β_t = 1 − ᾱ_t / ᾱ_{t−1} clipped at 0.999.
-``t = -1`` means "clean data" (ᾱ = 1). Random draws only come from an explicit ``torch.Generator`` (or explicit noise).
+``t = -1`` means "clean data" (ᾱ = 1). Random draws only come from an explicit ``torch.Generator``, a noise source
+(a function returning noise shaped like its argument, e.g. :class:`dancegen.sampling.Noise`) or explicit noise.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import Tensor
@@ -24,6 +26,8 @@ from torch import Tensor
 from .errors import DancegenError
 
 TimeLike = int | Tensor
+#: Where a step's random draws come from: a torch.Generator, or a function giving noise shaped like its argument.
+NoiseSource = torch.Generator | Callable[[Tensor], Tensor]
 
 
 class DiffusionScheduler:
@@ -89,10 +93,12 @@ class DiffusionScheduler:
         return self._gather(table, idx + 1, like)
 
     @staticmethod
-    def _randn(like: Tensor, generator: torch.Generator | None, what: str) -> Tensor:
+    def _randn(like: Tensor, generator: NoiseSource | None, what: str) -> Tensor:
         if generator is None:
             raise DancegenError(f"{what} draws noise: pass a torch.Generator (or explicit noise)")
-        return torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype)
+        if isinstance(generator, torch.Generator):
+            return torch.randn(like.shape, generator=generator, device=like.device, dtype=like.dtype)
+        return generator(like)
 
     def maybe_clip(self, x0_pred: Tensor) -> Tensor:
         """x̂0 clamped to [−1, 1] when ``clip_x0`` is on."""
@@ -106,7 +112,7 @@ class DiffusionScheduler:
         a = self.alpha_bar(t, x0)
         return a.sqrt() * x0 + (1 - a).sqrt() * noise
 
-    def q_sample(self, x0: Tensor, t: TimeLike, generator: torch.Generator | None = None,
+    def q_sample(self, x0: Tensor, t: TimeLike, generator: NoiseSource | None = None,
                  noise: Tensor | None = None) -> Tensor:
         """A draw from q(x_t | x0), noise from ``generator`` unless given."""
         if noise is None:
@@ -132,7 +138,7 @@ class DiffusionScheduler:
         var = self._gather(self.posterior_variance, idx, x_t).expand_as(x_t)
         return mean, var
 
-    def ddpm_step(self, x0_pred: Tensor, t: TimeLike, x_t: Tensor, generator: torch.Generator | None = None,
+    def ddpm_step(self, x0_pred: Tensor, t: TimeLike, x_t: Tensor, generator: NoiseSource | None = None,
                   noise: Tensor | None = None) -> Tensor:
         """One ancestral step x_t → x_{t−1} ~ q(x_{t−1} | x_t, x̂0); no noise is added at t = 0."""
         x0_pred = self.maybe_clip(x0_pred)
@@ -146,7 +152,7 @@ class DiffusionScheduler:
         return mean + nonzero * var.clamp(min=1e-20).sqrt() * noise
 
     def ddim_step(self, x0_pred: Tensor, t: TimeLike, t_prev: TimeLike, x_t: Tensor, eta: float = 1.0,
-                  generator: torch.Generator | None = None, noise: Tensor | None = None) -> Tensor:
+                  generator: NoiseSource | None = None, noise: Tensor | None = None) -> Tensor:
         """One DDIM step x_t → x_{t_prev} (Song et al. 2021, eq. 12); ``t_prev = -1`` returns x̂0.
 
         σ = η · √((1 − ᾱ_prev) / (1 − ᾱ_t) · (1 − ᾱ_t / ᾱ_prev)),
@@ -198,7 +204,7 @@ class DiffusionScheduler:
         return uncond_x0 + weight * (cond_x0 - uncond_x0)
 
     def replace_known(self, x_t: Tensor, known_x0: Tensor, mask: Tensor, t_prev: TimeLike,
-                      noise: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+                      noise: Tensor | None = None, generator: NoiseSource | None = None) -> Tensor:
         """Inpainting (paper eq. 15): entries where ``mask`` is true become a draw of q(known, t_prev).
 
         Call after each reverse step with the step's ``t_prev``; at ``t_prev = -1`` the known values are

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from .errors import DancegenError
-from .motion.layout import CONTACTS, NUM_CHANNELS, NUM_JOINTS, ROOT, ROTATIONS
+from .motion.layout import CONTACTS, FPS, NUM_CHANNELS, NUM_JOINTS, ROOT, ROTATIONS, WINDOW
 from .motion.rotations import (
     matrix_to_quaternion,
     matrix_to_rot6d,
@@ -30,8 +30,7 @@ from .motion.rotations import (
     slerp,
 )
 
-FPS = 30
-WINDOW = 120
+#: Frames between window starts (2 s): consecutive 4-s windows share 2 s.
 HOP = 60
 
 

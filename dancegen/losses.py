@@ -20,6 +20,7 @@ from torch import Tensor
 from .errors import DancegenError
 from .model.normalizer import MotionNormalizer
 from .motion import FOOT_JOINTS, Skeleton, forward_kinematics
+from .motion.layout import BODY_CHANNELS, NUM_CHANNELS
 
 #: Task names: S sample (x0) MSE, J joint positions, V velocity, F foot contact, C genre classification.
 TASKS: tuple[str, ...] = ("S", "J", "V", "F", "C")
@@ -28,8 +29,6 @@ EDGE_WEIGHTS: dict[str, float] = {"S": 0.636, "V": 2.964, "J": 0.646, "F": 10.94
 #: Predicted contact above this marks a foot as static (L_F).
 CONTACT_THRESHOLD = 0.95
 
-_MOTION_CHANNELS = 319
-_BODY_CHANNELS = 139
 _FIRST_HAND_JOINT_55 = 25  # SMPL-X: hand joints are 25–54
 
 
@@ -78,7 +77,7 @@ def task_loss_terms(
     data has no hands (e.g. AIST++ SMPL) from L_S, L_V and L_J.
     """
     names = _check_tasks(tasks)
-    if x0_pred.shape != x0.shape or x0.ndim < 2 or x0.shape[-1] != _MOTION_CHANNELS:
+    if x0_pred.shape != x0.shape or x0.ndim < 2 or x0.shape[-1] != NUM_CHANNELS:
         raise DancegenError(f"x0_pred and x0 must share a (..., T, 319) shape, got {tuple(x0_pred.shape)} and "
                             f"{tuple(x0.shape)}")
     channel_w = joint_w = None
@@ -86,8 +85,8 @@ def task_loss_terms(
         hp = torch.as_tensor(hands_present, dtype=torch.bool, device=x0.device)
         if x0.ndim != 3 or hp.shape != (x0.shape[0],):
             raise DancegenError(f"hands_present must be ({x0.shape[0]},) bool for (B, T, 319) motion")
-        channel_w = torch.ones(x0.shape[0], 1, _MOTION_CHANNELS, device=x0.device)
-        channel_w[:, :, _BODY_CHANNELS:] = hp[:, None, None].float()
+        channel_w = torch.ones(x0.shape[0], 1, NUM_CHANNELS, device=x0.device)
+        channel_w[:, :, BODY_CHANNELS:] = hp[:, None, None].float()
         joint_w = torch.ones(x0.shape[0], 1, 55, 1, device=x0.device)
         joint_w[:, :, _FIRST_HAND_JOINT_55:] = hp[:, None, None, None].float()
 

@@ -18,6 +18,7 @@ the result.
 
 from __future__ import annotations
 
+import math
 import numbers
 import time
 from collections.abc import Callable, Sequence
@@ -27,14 +28,19 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
+from .checkpoint import Components, load_components
 from .constraints import Constraint, constraint_mask
 from .diffusion import DiffusionScheduler
 from .errors import DancegenError
-from .genre.controller import GenrePrediction
-from .longform import FPS, HOP, WINDOW, Window, canonical_rot6d, plan_windows
-from .motion.layout import CONTACTS, FINEDANCE_CHANNELS, NUM_CHANNELS, ROOT
+from .features.encoder import MusicEncoder
+from .genre.controller import GenreController, GenrePrediction
+from .longform import HOP, Window, canonical_rot6d, plan_windows
+from .model import GCDanceDenoiser, MotionNormalizer
+from .motion.layout import CONTACTS, FINEDANCE_CHANNELS, FPS, NUM_CHANNELS, ROOT, WINDOW
+from .motion.skeleton import Skeleton
+from .sampling import Noise, StepEdit, StepHook
 from .window_sampler import LONGFORM_MODES, ProgressCallback, WindowSampler
 
 PAD_MODES = ("repeat", "zero")
@@ -121,7 +127,11 @@ class GenerationResult:
                 "quality": self.quality, "windows": [w.to_dict() for w in self.windows]}
 
 
-def check_reference(reference: Any) -> Tensor:
+#: A reference motion as callers give it: a tensor or a numpy array.
+MotionLike = Tensor | np.ndarray
+
+
+def check_reference(reference: MotionLike) -> Tensor:
     """A reference motion as a (frames, 319) or FineDance (frames, 315) float32 CPU tensor (a leading batch of one
     is dropped); one :class:`DancegenError` line for another shape, no frames or NaN/Inf values."""
     try:
@@ -139,26 +149,20 @@ def check_reference(reference: Any) -> Tensor:
     return ref
 
 
-def default_checkpoint_dir() -> Path:
-    """The bundled default model's checkpoint folder (used when no checkpoint is given).
-
-    The small demo model trained on the procedural data set (``dancegen/assets/default_model``, see
-    ``docs/dancegen/demo.md``); raises :class:`~dancegen.errors.MissingWeightsError` if the install lacks it.
-    """
-    from .errors import MissingWeightsError
-
-    folder = Path(__file__).resolve().parent / "assets" / "default_model"
-    if not (folder / "config.json").is_file():
-        raise MissingWeightsError(f"the bundled dancegen model is missing from {folder}: reinstall dancegen, "
-                                  "rebuild it with `dancegen demo --retrain --install`, or pass --checkpoint DIR")
-    return folder
-
-
 class DancePipeline:
     """Inference-only GCDance sampler (see the module doc). Build it from objects or :meth:`from_checkpoint`."""
 
-    def __init__(self, model: nn.Module, scheduler: DiffusionScheduler, normalizer: nn.Module, music_encoder: Any,
-                 genre_controller: nn.Module, skeleton: Any = None, checkpoint_id: str | None = None) -> None:
+    model: GCDanceDenoiser
+    scheduler: DiffusionScheduler
+    normalizer: MotionNormalizer
+    music_encoder: MusicEncoder
+    genre_controller: GenreController
+    skeleton: Skeleton
+    checkpoint_id: str | None
+
+    def __init__(self, model: GCDanceDenoiser, scheduler: DiffusionScheduler, normalizer: MotionNormalizer,
+                 music_encoder: MusicEncoder, genre_controller: GenreController, skeleton: Skeleton | None = None,
+                 checkpoint_id: str | None = None) -> None:
         cfg = model.config
         if music_encoder.dim != cfg.music_dim:
             raise DancegenError(f"the music encoder gives {music_encoder.dim}-D features but the model expects "
@@ -173,22 +177,34 @@ class DancePipeline:
         self.normalizer = normalizer
         self.music_encoder = music_encoder
         self.genre_controller = genre_controller.eval()
-        if skeleton is None:
-            from .motion import Skeleton
-
-            skeleton = Skeleton.default()
-        self.skeleton = skeleton
+        self.skeleton = Skeleton.default() if skeleton is None else skeleton
         self.checkpoint_id = checkpoint_id
 
     # ------------------------------------------------------------------ construction
     @classmethod
+    def from_components(cls, components: Components, scheduler: DiffusionScheduler | None = None) -> DancePipeline:
+        """A pipeline over a trained model's components (:class:`dancegen.checkpoint.Components`); the scheduler
+        defaults to the training one (:class:`~dancegen.diffusion.DiffusionScheduler`)."""
+        c = components
+        return cls(c.denoiser, scheduler or DiffusionScheduler(), c.normalizer, c.music_encoder, c.genre_controller,
+                   c.skeleton, checkpoint_id=c.checkpoint_id)
+
+    @classmethod
     def from_checkpoint(cls, path: str | Path | None = None, device: str | torch.device = "cpu", ema: bool = True
                         ) -> DancePipeline:
         """Load model (EMA weights by default), normaliser, music encoder, genre controller and skeleton from a
-        training checkpoint folder or a run folder with a ``latest`` pointer (None: :func:`default_checkpoint_dir`)."""
-        parts = _load_checkpoint_parts(None if path is None else Path(path), ema=ema)
-        return cls(parts["model"], DiffusionScheduler(), parts["normalizer"], parts["music_encoder"],
-                   parts["genre_controller"], parts["skeleton"], checkpoint_id=parts["checkpoint_id"]).to(device)
+        checkpoint folder or a run folder with a ``latest`` pointer (None: :func:`default_checkpoint_dir`), through
+        :func:`dancegen.checkpoint.load_components`."""
+        return cls.from_components(load_components(path, ema=ema)).to(device)
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str | Path, device: str | torch.device = "cpu", ema: bool = True
+                        ) -> DancePipeline:
+        """:meth:`from_checkpoint` of a local folder or a Hugging Face Hub checkpoint ``hf://ORG/NAME[@REV]``
+        (downloaded once into the Hugging Face cache, safetensors only: see :mod:`dancegen.hub`)."""
+        from .hub import resolve_checkpoint
+
+        return cls.from_checkpoint(resolve_checkpoint(name_or_path), device=device, ema=ema)
 
     @property
     def device(self) -> torch.device:
@@ -246,11 +262,11 @@ class DancePipeline:
             feats = np.concatenate([feats, np.repeat(feats[-1:], want - feats.shape[0], axis=0)])
         return torch.from_numpy(feats[:want]), duration, frames
 
-    def prepare_reference(self, reference: Any, frames: int, mask: Tensor) -> Tensor:
+    def prepare_reference(self, reference: MotionLike, frames: int, mask: Tensor) -> Tensor:
         """A reference motion as (frames, 319) raw float32: (T, 319) ours or (T, 315) FineDance (contacts computed).
 
         It must cover every constrained frame; frames past its end are generated freely."""
-        from .motion.layout import from_finedance
+        from .motion.convert import from_finedance
 
         ref = check_reference(reference)
         if ref.shape[-1] == FINEDANCE_CHANNELS:
@@ -266,12 +282,38 @@ class DancePipeline:
         return out
 
     # ------------------------------------------------------------------ sampling
+    def denoise(self, x_T: Tensor, music: Tensor, genre: Tensor, steps: int, guidance: float, eta: float,
+                noise: Noise, step_hook: StepHook | None = None, on_step: Callable[[], None] | None = None) -> Tensor:
+        """The denoising loop: DDIM with classifier-free guidance from ``x_T`` to x_0 (normalised).
+
+        ``x_T`` (..., frames, 319) is the initial noise of B = prod(leading dims) samples, ``music`` (B, frames, D)
+        and ``genre`` (B, D) their conditions. At each of the ``steps`` reverse steps one batched forward gives the
+        guided x̂0 (clamped), ``step_hook`` may replace it and name known entries (:class:`~dancegen.sampling.StepEdit`:
+        long-form joining, editing constraints), the scheduler steps to t_prev drawing from ``noise``, the known
+        entries are pasted in at t_prev, and ``on_step()`` is called. Every random draw comes from ``noise``, in
+        this order: the scheduler step's, then the known entries'. Long-form windows
+        (:mod:`dancegen.window_sampler`), batched clips (:mod:`dancegen.clip_batch`) and edits all run this loop.
+        """
+        x = x_T
+        batch = math.prod(x.shape[:-2])
+        for t, t_prev in self.scheduler.step_pairs(steps):
+            tt = torch.full((batch,), t, dtype=torch.long, device=x.device)
+            x0 = self.model.guided_forward(x.reshape(batch, *x.shape[-2:]), tt, music, genre, guidance)
+            x0 = self.scheduler.maybe_clip(x0.view(x.shape))
+            edit = StepEdit(x0) if step_hook is None else step_hook(x0, t, t_prev)
+            x = self.scheduler.ddim_step(edit.x0, t, t_prev, x, eta=eta, generator=noise)
+            if edit.known is not None and edit.mask is not None and bool(edit.mask.any()):
+                x = self.scheduler.replace_known(x, edit.known, edit.mask.expand_as(x), t_prev, generator=noise)
+            if on_step is not None:
+                on_step()
+        return x
+
     def __call__(self, audio: np.ndarray, sr: int, text: str | None = None, genre: str | None = None,
                  steps: int = 50, guidance: float = 2.7, eta: float = 1.0, seed: int = 0, variations: int = 1,
-                 constraints: Sequence[Constraint] = (), reference: Any = None, window_batch: int = 16,
-                 progress: ProgressCallback | None = None, pad: str = "repeat", keep_windows: bool = False,
-                 song_key: str | None = None, longform: str = "blend", cleanup: str = "feet",
-                 stage: Callable[[str], None] | None = None) -> GenerationResult:
+                 constraints: Sequence[Constraint] = (), reference: MotionLike | None = None,
+                 window_batch: int = 16, progress: ProgressCallback | None = None, pad: str = "repeat",
+                 keep_windows: bool = False, song_key: str | None = None, longform: str = "blend",
+                 cleanup: str = "feet", stage: Callable[[str], None] | None = None) -> GenerationResult:
         """Generate ``variations`` dances for ``audio`` (samples at ``sr`` Hz) in the genre of ``text`` / ``genre``.
 
         ``constraints`` + ``reference`` edit a reference motion (its masked entries are kept). ``window_batch``
@@ -300,7 +342,7 @@ class DancePipeline:
 
     def _generate(self, audio: np.ndarray, sr: int, text: str | None, genre: str | None, steps: int,
                   guidance: float, eta: float, seed: int, variations: int, constraints: Sequence[Constraint],
-                  reference: Any, window_batch: int, progress: ProgressCallback | None, pad: str,
+                  reference: MotionLike | None, window_batch: int, progress: ProgressCallback | None, pad: str,
                   keep_windows: bool, song_key: str | None, longform: str, cleanup: str,
                   stage: Callable[[str], None]) -> GenerationResult:
         t0 = time.perf_counter()
@@ -364,103 +406,10 @@ class DancePipeline:
             motion = torch.where(ref_mask, ref, motion)
         return motion
 
-    def quality(self, motion: Tensor, windows: Sequence[Window] = ()) -> dict[str, Any]:
+    def quality(self, motion: Tensor, windows: Sequence[Window] = ()) -> dict[str, object]:
         """Whole-song figures of one (frames, 319) dance (:func:`dancegen.metrics.longform.longform_report`)."""
         from .metrics.longform import longform_report, window_boundaries
         from .motion.kinematics import joints_numpy
 
         joints = joints_numpy(motion, self.skeleton)
         return longform_report(joints, motion[:, CONTACTS].detach().cpu().numpy(), window_boundaries(windows))
-
-
-def check_checkpoint(path: str | Path | None, ema: bool = True) -> Path:
-    """The checkpoint folder ``path`` names (None: the bundled model), checked without loading it: ``config.json``
-    readable, the weights files readable (headers only: no tensor is read), and their tensor names and shapes those
-    of the model the config builds. One :class:`DancegenError` line otherwise."""
-    from .model import GCDanceDenoiser, ModelConfig
-    from .tensor_files import state_mismatch, tensor_shapes
-    from .train.checkpoint import latest_checkpoint, read_config
-    from .train.checkpoint_paths import inside_folder
-
-    path = default_checkpoint_dir() if path is None else Path(path).expanduser()
-    if not path.exists():
-        raise DancegenError(f"checkpoint {path} does not exist")
-    folder = latest_checkpoint(path)
-    if folder is None:
-        raise DancegenError(f"{path} is neither a checkpoint folder (config.json + model.safetensors) nor a run "
-                            "folder with a 'latest' pointer")
-    cfg = read_config(folder)
-    part = "ema" if ema else "model"
-    shapes = {name: tensor_shapes(inside_folder(folder, f"{name}.safetensors", "checkpoint part"), "checkpoint file")
-              for name in dict.fromkeys(("model", part, "normalizer"))}
-    try:
-        model_cfg = ModelConfig.from_dict(cfg["model"])
-        music_dim, genre_dim = cfg["music_encoder"]["dim"], cfg["genre_controller"]["embedding_dim"]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise DancegenError(f"checkpoint {folder}: config.json is incomplete or from another version ({exc!r})"
-                            ) from None
-    if (music_dim, genre_dim) != (model_cfg.music_dim, model_cfg.genre_dim):
-        raise DancegenError(f"checkpoint {folder}: config.json's model takes {model_cfg.music_dim}-D music and "
-                            f"{model_cfg.genre_dim}-D genre inputs but names a {music_dim}-D encoder and a "
-                            f"{genre_dim}-D genre controller; the config was edited or belongs to another checkpoint")
-    with torch.random.fork_rng(devices=[]):  # a throw-away CPU build (faster than on the meta device)
-        expected = {k: tuple(v.shape) for k, v in GCDanceDenoiser(model_cfg).state_dict().items()}
-    found = {k: v for k, v in shapes[part].items() if not k.startswith("controller.")}
-    problem = state_mismatch(expected, found)
-    norm = shapes["normalizer"]
-    if problem is None and (set(norm) != {"shift", "scale"} or norm["shift"] != norm["scale"]
-                            or len(norm["shift"]) != 1):
-        part, problem = "normalizer", f"holds {', '.join(f'{k} {v}' for k, v in norm.items())}, not shift and scale"
-    if problem:
-        raise DancegenError(f"checkpoint {folder}: {part}.safetensors does not match config.json: {problem}; the "
-                            "config was edited or belongs to another checkpoint")
-    return folder
-
-
-def _load_checkpoint_parts(path: Path | None, ema: bool = True) -> dict[str, Any]:
-    """Rebuild the inference parts from a ``dancegen train`` checkpoint (see :mod:`dancegen.train.checkpoint`)."""
-    import hashlib
-
-    from .features import build_music_encoder
-    from .genre.controller import build_genre_controller
-    from .model import GCDanceDenoiser, ModelConfig, MotionNormalizer
-    from .motion import Skeleton
-    from .train.checkpoint import load_flat, read_config
-    from .train.checkpoint_paths import checkpoint_controller_config, checkpoint_encoder_options
-
-    folder = check_checkpoint(path, ema)
-    cfg = read_config(folder)
-    try:  # files the config names: resolved inside the folder or refused, before anything is built
-        enc_cfg = cfg["music_encoder"]
-        options = checkpoint_encoder_options(folder, cfg.get("train", {}).get("encoder_options") or {})
-        ctrl_cfg = checkpoint_controller_config(folder, cfg["genre_controller"]["config"])
-    except (KeyError, TypeError, AttributeError) as exc:
-        raise DancegenError(f"checkpoint {folder} is incomplete or from another version: {exc!r}") from None
-    try:
-        model = GCDanceDenoiser(ModelConfig.from_dict(cfg["model"]))
-        weights = load_flat(folder, "ema" if ema else "model")
-        model_state = {k: v for k, v in weights.items() if not k.startswith("controller.")}
-        ctrl_state = {k[len("controller."):]: v for k, v in weights.items() if k.startswith("controller.")}
-        model.load_state_dict(model_state)
-        norm_t = load_flat(folder, "normalizer")
-        normalizer = MotionNormalizer(norm_t["shift"].shape[0], cfg.get("normalizer", {}).get("mode", "minmax"))
-        normalizer.shift.copy_(norm_t["shift"])
-        normalizer.scale.copy_(norm_t["scale"])
-        if enc_cfg.get("allow_random_weights"):
-            options["allow_random_weights"] = True
-        encoder = build_music_encoder(enc_cfg["spec"], **options)
-        if encoder.config_hash() != enc_cfg.get("config_hash", encoder.config_hash()):
-            raise DancegenError(f"the music encoder {enc_cfg['spec']!r} built here differs from the one the checkpoint "
-                                "was trained with (other weights or options); install the same encoder weights")
-        controller = build_genre_controller(ctrl_cfg)
-        if ctrl_state:
-            controller.load_state_dict(ctrl_state)
-        skel_cfg = cfg.get("skeleton") or {}
-        skeleton = (Skeleton(torch.tensor(skel_cfg["rest_joints"]), str(skel_cfg.get("source", "checkpoint")))
-                    if "rest_joints" in skel_cfg else Skeleton.default())
-    except (KeyError, RuntimeError, TypeError) as exc:
-        raise DancegenError(f"checkpoint {folder} is incomplete or from another version: {exc}".splitlines()[0]
-                            ) from None
-    digest = hashlib.sha256((folder / "config.json").read_bytes()).hexdigest()[:12]
-    return {"model": model.eval(), "normalizer": normalizer, "music_encoder": encoder, "genre_controller": controller,
-            "skeleton": skeleton, "checkpoint_id": f"{folder.name}-{digest}{'' if ema else '-raw'}"}

@@ -1,9 +1,12 @@
-"""dancegen's plugin registry (pluggy): music encoders and genre controllers.
+"""dancegen's plugin manager (pluggy): the hooks through which music encoders, genre controllers, exporters and
+CLI commands are provided.
 
-Hooks ``dancegen_register_music_encoders(register)`` and ``dancegen_register_genre_controllers(register)``;
-built-ins register by import (:mod:`dancegen._builtins`); third-party plugins through the entry-point group
-``dancegen``; ``DANCEGEN_LOAD_PLUGINS`` selects them like ``MTLKIT_LOAD_PLUGINS`` (unset = all, empty = none,
-``a,b`` = only those).
+Hooks ``dancegen_register_music_encoders(register)``, ``dancegen_register_genre_controllers(register)``,
+``dancegen_register_exporters(register)`` and ``dancegen_register_commands(app)``. Each kind's table lives with its
+base class (:mod:`dancegen.features.registry`, :mod:`dancegen.genre.registry`, :mod:`dancegen.export.exporter`);
+this module imports none of them. Built-ins register by import (:mod:`dancegen._builtins`); third-party plugins
+through the entry-point group ``dancegen``; ``DANCEGEN_LOAD_PLUGINS`` selects them like ``MTLKIT_LOAD_PLUGINS``
+(unset = all, empty = none, ``a,b`` = only those).
 """
 
 from __future__ import annotations
@@ -12,10 +15,7 @@ from collections.abc import Callable
 
 import pluggy
 
-from mtlkit.registry import PluginManagerHolder, PluginTable
-
-from .features.encoder import MusicEncoder
-from .genre.controller import GenreController
+from mtlkit.registry import PluginManagerHolder
 
 hookspec = pluggy.HookspecMarker("dancegen")
 hookimpl = pluggy.HookimplMarker("dancegen")
@@ -30,10 +30,18 @@ class _Specs:
     def dancegen_register_genre_controllers(self, register: Callable[..., None]) -> None:
         """Call ``register(GenreControllerClass)`` once per genre controller provided."""
 
+    @hookspec
+    def dancegen_register_commands(self, app: object) -> None:
+        """Add commands to the ``dancegen`` CLI on ``app`` (a :class:`typer.Typer`): ``@app.command()`` or
+        ``app.add_typer(group, name=...)``. Loaded when a command that is not built in is run (so ``dancegen
+        --help`` does not import plugins); a built-in name is never replaced."""
+
+    @hookspec
+    def dancegen_register_exporters(self, register: Callable[..., None]) -> None:
+        """Call ``register(ExporterClass)`` once per export format provided (:class:`dancegen.export.Exporter`)."""
+
 
 PLUGINS = PluginManagerHolder("dancegen", _Specs, "dancegen._builtins", "dancegen", "DANCEGEN_LOAD_PLUGINS")
-MUSIC_ENCODERS = PluginTable(PLUGINS, "dancegen_register_music_encoders", MusicEncoder, "music encoder")
-GENRE_CONTROLLERS = PluginTable(PLUGINS, "dancegen_register_genre_controllers", GenreController, "genre controller")
 
 
 def register_plugin(plugin: object, name: str | None = None) -> None:

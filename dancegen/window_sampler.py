@@ -25,18 +25,22 @@ from the previous window's prediction at that frame. Three ways to make the wind
   ``blend``; see ``docs/dancegen/generation.md``).
 
 Editing constraints use replacement inpainting in every scheme: known reference entries overwrite x̂0 and x_t.
+
+The reverse steps themselves are the pipeline's one denoising loop (:meth:`DancePipeline.denoise
+<dancegen.pipeline.DancePipeline.denoise>`); this module joins the windows and applies the constraints through its
+step hook, on x̂0 at every step.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 import torch
 from torch import Tensor
 
-from .longform import WINDOW, Stitcher, Window
-from .motion.layout import NUM_CHANNELS, ROOT
+from .longform import Stitcher, Window
+from .motion.layout import NUM_CHANNELS, ROOT, WINDOW
+from .sampling import Denoising, Noise, StepEdit
 
 #: Ways to join the windows of a song (see the module doc).
 LONGFORM_MODES = ("blend", "consensus", "inpaint")
@@ -64,25 +68,26 @@ def window_taper(length: int, rise: int, fall: int) -> Tensor:
 class WindowSampler:
     """One call's chunked sampler (see the module doc); :meth:`run` returns the (V, span, 319) raw motion."""
 
-    def __init__(self, pipe: Any, music: Tensor, genre_emb: Tensor, windows: list[Window], variations: int,
+    def __init__(self, pipe: Denoising, music: Tensor, genre_emb: Tensor, windows: list[Window], variations: int,
                  span: int, ref: Tensor | None, ref_mask: Tensor | None, steps: int, guidance: float, eta: float,
                  seed: int, progress: ProgressCallback | None, keep_windows: bool = False,
                  mode: str = "blend") -> None:
         if mode not in LONGFORM_MODES:
             raise ValueError(f"mode must be one of {LONGFORM_MODES}, got {mode!r}")
-        self.model, self.sched, self.norm = pipe.model, pipe.scheduler, pipe.normalizer
+        self.pipe, self.norm = pipe, pipe.normalizer
         self.dev = pipe.device
         self.music, self.genre_emb, self.windows, self.V = music, genre_emb, windows, variations
         self.steps, self.guidance, self.eta, self.progress = steps, guidance, eta, progress
         self.mode = mode
-        self.generator = torch.Generator(device=self.dev).manual_seed(int(seed))
+        self.noise = Noise.seeded(int(seed), self.dev)  # one generator: every draw of the song, in order
         self.stitcher = Stitcher(variations, span)
         self.max_in_flight = 0
         self.keep_windows = keep_windows
         self.kept: list[Tensor] = []
         self.done, self.total = 0, len(windows) * steps
         # reference values and masks over the whole padded span (frames past the song are never known)
-        self.ref = self.ref_mask = None
+        self.ref: Tensor | None = None
+        self.ref_mask: Tensor | None = None
         if ref is not None and ref_mask is not None:
             self.ref = torch.zeros(span, NUM_CHANNELS)
             self.ref[: ref.shape[0]] = ref
@@ -115,30 +120,32 @@ class WindowSampler:
             ref_mask = torch.stack([self.ref_mask[w.start:w.end] for w in chunk]).to(self.dev)
         frozen = self._frozen(chunk[0]) if self.mode != "inpaint" else None
         tapers = self._tapers(chunk, frozen is not None) if self.mode == "consensus" else None
-        x = torch.randn((V, C, W, NUM_CHANNELS), generator=self.generator, device=self.dev)
         offsets: Tensor | None = None
         song: Tensor | None = None
-        for t, t_prev in self.sched.step_pairs(self.steps):
-            tt = torch.full((V * C,), t, dtype=torch.long, device=self.dev)
-            x0 = self.model.guided_forward(x.reshape(V * C, W, NUM_CHANNELS), tt, music, genre, self.guidance)
-            x0 = self.sched.maybe_clip(x0.view(V, C, W, NUM_CHANNELS))
-            if self.mode != "inpaint":
-                if tapers is not None:
-                    x0, offsets, song = self._consensus(chunk, x0, tapers, frozen)
-                else:
-                    x0, offsets, song = self._continue(chunk, x0, frozen)
-                known, mask = self._reference(chunk, x0, offsets, ref_vals, ref_mask)
-                x0 = torch.where(mask, known, x0)
-                if ref_vals is not None and ref_mask is not None:  # the joined windows keep the known entries too
-                    song = torch.where(ref_mask[None], ref_vals[None], song)
-            else:
+
+        def join(x0: Tensor, t: int, t_prev: int) -> StepEdit:
+            """The step hook: the windows' x̂0 joined (blend / consensus) or their known overlaps (inpaint), and
+            the reference's known entries."""
+            nonlocal offsets, song
+            if self.mode == "inpaint":
                 known, mask, offsets = self._known(chunk, x0, ref_vals, ref_mask)
-            x = self.sched.ddim_step(x0, t, t_prev, x, eta=self.eta, generator=self.generator)
-            if bool(mask.any()):
-                x = self.sched.replace_known(x, known, mask.expand_as(x), t_prev, generator=self.generator)
+                return StepEdit(x0, known, mask)
+            if tapers is not None:
+                x0, offsets, song = self._consensus(chunk, x0, tapers, frozen)
+            else:
+                x0, offsets, song = self._continue(chunk, x0, frozen)
+            known, mask = self._reference(chunk, x0, offsets, ref_vals, ref_mask)
+            if ref_vals is not None and ref_mask is not None:  # the joined windows keep the known entries too
+                song = torch.where(ref_mask[None], ref_vals[None], song)
+            return StepEdit(torch.where(mask, known, x0), known, mask)
+
+        def advanced() -> None:
             self.done += C
             if self.progress is not None:
                 self.progress(self.done, self.total)
+
+        x = self.noise.draw((V, C, W, NUM_CHANNELS), self.dev)
+        x = self.pipe.denoise(x, music, genre, self.steps, self.guidance, self.eta, self.noise, join, advanced)
         assert offsets is not None
         if song is not None:  # the joined windows of the last step (x̂0 = x there, up to ddim_step's clipping)
             raw = song
@@ -212,7 +219,7 @@ class WindowSampler:
         raw = self.norm.unnormalize(x0)
         offsets = torch.empty(x0.shape[0], x0.shape[1], 3, device=x0.device, dtype=x0.dtype)
         offsets[:, 0] = self._first_offset(frozen, x0)
-        out = []
+        out: list[Tensor] = []
         prev: Tensor | None = frozen
         for c, w in enumerate(chunk):
             song = raw[:, c].clone()

@@ -170,7 +170,7 @@ class Aggregator(nn.Module, metaclass=_AggregatorMeta):
         # Aggregators written for mtlkit 0.1 implement ``__call__``: it becomes their ``forward``.
         super().__init_subclass__(**kwargs)
         if "__call__" in cls.__dict__ and "forward" not in cls.__dict__:
-            cls.forward = cls.__dict__["__call__"]
+            cls.forward = cls.__dict__["__call__"]  # type: ignore[method-assign]
             del cls.__call__
 
     def __init__(self) -> None:

@@ -32,7 +32,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import torch
 from torch import Tensor, nn
@@ -42,6 +42,9 @@ from ._distributed import Sync
 from ._jacobian import jacobian
 from ._loss_weighting import LossWeighting
 from ._registry import get_aggregator
+
+if TYPE_CHECKING:
+    from torch.distributed import ProcessGroup
 
 Backend = Literal["auto", "jacobian", "gramian", "representation"]
 TaskWeighting = Literal["unweighted", "weighted"]
@@ -226,7 +229,7 @@ def backward(
     max_jacobian_bytes: int = 1 << 31,
     retain_graph: bool = False,
     sync: bool | None = None,
-    process_group: object | None = None,
+    process_group: ProcessGroup | None = None,
 ) -> BackwardResult:
     """Aggregate the gradients of K task losses and accumulate the update into each parameter's ``.grad``.
 
@@ -344,7 +347,7 @@ def _finish(backend: str, space: str, L: Tensor, G: Tensor, w: Tensor | None, ag
 
 def _grouped(backend: str, L: Tensor, parts: list[BackwardResult], update_norm: float | None) -> BackwardResult:
     """One result for several groups: the whole Gramian (sum of the groups'), per-group results inside."""
-    G = sum((r.gramian for r in parts if r.gramian is not None), torch.zeros_like(parts[0].gramian))
+    G = sum((r.gramian for r in parts if r.gramian is not None), torch.zeros_like(cast(Tensor, parts[0].gramian)))
     norms, cos = _cosine(G)
     return BackwardResult(backend, "parameters", L, G, None, norms, cos, update_norm, {}, parts)
 
@@ -388,13 +391,13 @@ def _jacobian_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], sizes: list[
         if task_weighting == "weighted" and w is None:
             raise ValueError("task_weighting='weighted' needs an aggregator with weights")
         hw = torch.ones(J.shape[0], dtype=J.dtype, device=J.device) if task_weighting == "unweighted" else w
-        _accumulate(heads, _split(hw.to(J.dtype) @ J[:, P:], heads))
+        _accumulate(heads, _split(cast(Tensor, hw).to(J.dtype) @ J[:, P:], heads))
     return parts[0] if sizes is None else _grouped("jacobian", L_d, parts, sq_norm**0.5)
 
 
-def _apply_synced(L: Tensor, w: Tensor, shared: list[Tensor], heads: list[Tensor], grads: list[Tensor | None],
+def _apply_synced(L: Tensor, w: Tensor, shared: list[Tensor], heads: list[Tensor], grads: Sequence[Tensor | None],
                   task_weighting: str, retain_graph: bool, sync: Sync,
-                  head_rows: list[list[Tensor | None]] | None = None) -> None:
+                  head_rows: Sequence[Sequence[Tensor | None]] | None = None) -> None:
     """Average the shared gradients over ranks and accumulate them; then the task heads' own gradients (from the
     per-task ``head_rows`` when they were computed already, else by one more backward)."""
     sync.mean_all_(grads)
@@ -446,7 +449,7 @@ def _gramian_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], sizes: list[i
         norm = float(torch.sqrt(torch.clamp(w @ G @ w, min=0)))
         sq_norm += norm * norm
         parts.append(_finish("gramian", "parameters", L_d, G, w, agg, norm))
-    _apply_synced(L, parts[0].weights, shared, heads, grads, task_weighting, retain_graph, sync)
+    _apply_synced(L, cast(Tensor, parts[0].weights), shared, heads, grads, task_weighting, retain_graph, sync)
     return parts[0] if sizes is None else _grouped("gramian", L_d, parts, sq_norm**0.5)
 
 
@@ -457,7 +460,7 @@ def _per_task_rows(terms: list[Tensor], reps: list[Tensor], heads: list[Tensor]
     sizes = [r.numel() for r in reps]
     dtype = functools.reduce(torch.promote_types, [r.dtype for r in reps])
     Jz = torch.empty(len(terms), sum(sizes), dtype=dtype, device=reps[0].device)
-    head_rows = []
+    head_rows: list[list[Tensor | None]] = []
     for k, term in enumerate(terms):
         g = torch.autograd.grad(term, [*reps, *heads], retain_graph=True, allow_unused=True)
         offset = 0
@@ -490,7 +493,7 @@ def _representation_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads:
 
 
 def after_step(method: Aggregator, losses: Sequence[Tensor] | Tensor, *, sync: bool | None = None,
-               process_group: object | None = None) -> None:
+               process_group: ProcessGroup | None = None) -> None:
     """Call ``method.after_step`` with the K losses re-evaluated after ``optimizer.step()`` (FAMO learns from
     them), averaged across ``torch.distributed`` ranks first (``sync`` as in :func:`backward`) so that every
     rank's method state stays identical. A no-op for methods without such a hook."""

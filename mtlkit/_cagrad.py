@@ -51,7 +51,7 @@ RESCALES = (0, 1, 2)
 try:  # the gufunc behind np.linalg.solve, without its Python-side checks (a third of a homotopy step)
     from numpy.linalg._umath_linalg import solve as _linsolve
 except ImportError:  # pragma: no cover - private numpy module
-    _linsolve = np.linalg.solve
+    _linsolve = np.linalg.solve  # type: ignore[misc, assignment]
 
 
 def _on_active_set(
@@ -196,7 +196,8 @@ def cagrad_weights(
         guess, tries = guess_active_set(Cm, b[live] * r, r, s) if live.all() else (None, 0)
         if guess is not None:
             u, mu = guess
-            more = {"steps": tries, "converged": True, "capped": False, "active": np.flatnonzero(u > 0.0).tolist()}
+            more: dict[str, Any] = {"steps": tries, "converged": True, "capped": False,
+                                    "active": np.flatnonzero(u > 0.0).tolist()}
         else:
             u, mu, more = cagrad_homotopy(Cm, b[live] * r, r, s, cap=0.0 if not live.all() else None)
             more["steps"] += tries

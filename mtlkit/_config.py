@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -38,7 +39,7 @@ _EPS32 = float(torch.finfo(torch.float32).eps)
 _RESOLVABLE = {torch.float64: 1e-8}  # smallest λ/λ_max the Gramian resolves well (other dtypes: 1e-3)
 
 
-def config_weights(G: np.ndarray, pref: np.ndarray, rcond: float) -> tuple[np.ndarray, dict]:
+def config_weights(G: np.ndarray, pref: np.ndarray, rcond: float) -> tuple[np.ndarray, dict[str, Any]]:
     """ConFIG's weights from the Gramian with the singular-value cutoff ``rcond`` (relative to σ_max of U)."""
     K = G.shape[0]
     norms = np.sqrt(np.clip(G.diagonal(), 0.0, None))

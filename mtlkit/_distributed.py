@@ -20,7 +20,7 @@ from torch import Tensor
 class Sync:
     """All-reduce helpers bound to a process group; a no-op object when not distributed."""
 
-    def __init__(self, enabled: bool | None = None, group: object | None = None) -> None:
+    def __init__(self, enabled: bool | None = None, group: dist.ProcessGroup | None = None) -> None:
         active = dist.is_available() and dist.is_initialized()
         if enabled is None:
             enabled = active and dist.get_world_size(group) > 1
@@ -37,13 +37,13 @@ class Sync:
             t.div_(self.world_size)
         return t
 
-    def mean_all_(self, tensors: Iterable[Tensor]) -> None:
+    def mean_all_(self, tensors: Iterable[Tensor | None]) -> None:
         """Average several tensors across ranks with one all-reduce (flattened into one buffer)."""
-        tensors = [t for t in tensors if t is not None]
-        if not self.enabled or not tensors:
+        present = [t for t in tensors if t is not None]
+        if not self.enabled or not present:
             return
         by_dtype: dict[torch.dtype, list[Tensor]] = {}
-        for t in tensors:
+        for t in present:
             by_dtype.setdefault(t.dtype, []).append(t)
         for group in by_dtype.values():
             flat = torch.cat([t.reshape(-1) for t in group])

@@ -49,7 +49,7 @@ from ._aggregator import Weighting, check_gramian_shape, input_checks_enabled
 try:  # the gufunc behind np.linalg.solve, without its Python-side checks (as in _nash)
     from numpy.linalg._umath_linalg import solve as _linsolve
 except ImportError:  # pragma: no cover - private numpy module
-    _linsolve = np.linalg.solve
+    _linsolve = np.linalg.solve  # type: ignore[misc, assignment]
 
 TOL = 1e-10  # an index is infeasible below −TOL × the problem's scale
 FLOOR = 1e-10  # smallest regularisation on the unit-diagonal problem (only reached with reg_eps ≈ 0)
@@ -78,7 +78,7 @@ def _masked_solve(M: np.ndarray, F: np.ndarray, Q: np.ndarray) -> np.ndarray:
     if m <= 16 or 4 * f > 3 * m:  # small systems: the gathers would cost more than they save
         sub = np.where(F[:, :, None] & F[:, None, :], M, 0.0)
         sub.reshape(n, m * m)[:, :: m + 1] += ~F
-        return _linsolve(sub, np.where(F, -Q, 0.0)[..., None])[..., 0]
+        return _linsolve(sub, np.where(F, -Q, 0.0)[..., None])[..., 0]  # type: ignore[no-any-return]
     order = np.argsort(~F, axis=1, kind="stable")[:, :f]  # the indices in f first, in increasing order
     valid = np.arange(f) < counts[:, None]
     sub = np.where(valid[:, :, None] & valid[:, None, :], M[order[:, :, None], order[:, None, :]], 0.0)
@@ -119,8 +119,8 @@ def _lcp_bpp(M: np.ndarray, Q: np.ndarray, tol: float, max_iter: int) -> tuple[n
             ninf, budget = np.full(n, m + 1), np.full(n, _BACKUP_AFTER)
         better = nv < ninf[todo]
         ninf[todo] = np.where(better, nv, ninf[todo])
-        budget[todo] = np.where(better, _BACKUP_AFTER, budget[todo] - 1)
-        single = ~better & (budget[todo] < 0)
+        budget[todo] = np.where(better, _BACKUP_AFTER, budget[todo] - 1)  # type: ignore[index]
+        single = ~better & (budget[todo] < 0)  # type: ignore[index]
         if single.any():  # Murty's rule: flip only the largest infeasible index
             rows = np.flatnonzero(single)
             last = m - 1 - np.argmax(V[rows, ::-1], axis=1)
@@ -228,7 +228,7 @@ def gramian_array(G: Tensor) -> np.ndarray:
     g = (g if g.dtype == torch.float64 and g.device.type == "cpu" else g.to("cpu", torch.float64)).numpy()
     if input_checks_enabled() and not np.isfinite(g).all():
         raise ValueError("the Gramian contains NaN or Inf (a task gradient is not finite)")
-    return 0.5 * (g + g.T)
+    return 0.5 * (g + g.T)  # type: ignore[no-any-return]
 
 
 def check_pref_vector(pref_vector: Sequence[float] | Tensor | None) -> list[float] | None:

@@ -57,7 +57,7 @@ def _ray_start(G: np.ndarray, alpha: float) -> np.ndarray | None:
         return None
     p = 1.0 - 1.0 / alpha
     t = (float((wbar**p).sum()) / q) ** (alpha / (alpha + 1.0))
-    return wbar * t
+    return wbar * t  # type: ignore[no-any-return]
 
 
 def fairgrad_newton(

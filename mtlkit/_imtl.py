@@ -32,6 +32,7 @@ synchronises once on CUDA, to check cuSOLVER's error flag).
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import torch
@@ -50,7 +51,7 @@ def default_rcond(K: int, dtype: torch.dtype = torch.float32) -> float:
     return K * float(torch.finfo(compute).eps)
 
 
-def imtl_weights_numpy(G: np.ndarray, rcond: float) -> tuple[np.ndarray, dict]:
+def imtl_weights_numpy(G: np.ndarray, rcond: float) -> tuple[np.ndarray, dict[str, Any]]:
     """α = N⁻¹ C⁺ 1 / (1ᵀ N⁻¹ C⁺ 1) for a symmetric float64 G, and the diagnostics (see :class:`IMTLG`)."""
     K = G.shape[0]
     alpha = np.zeros(K)

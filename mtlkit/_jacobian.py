@@ -37,7 +37,7 @@ def _grads_for_rows(
     eye = torch.eye(K, dtype=losses.dtype, device=losses.device)[rows.start : rows.stop]
     if len(rows) > 1 and "vmap" not in _VMAP_FAILED:
         try:
-            out = list(
+            out: list[Tensor | None] = list(
                 torch.autograd.grad(
                     losses, inputs, grad_outputs=eye, is_grads_batched=True,
                     retain_graph=retain_graph or "vmap" not in _VMAP_WORKED, allow_unused=True,
@@ -56,7 +56,7 @@ def _grads_for_rows(
             losses[k] if terms is None else terms[k], inputs, retain_graph=True if not last else retain_graph,
             allow_unused=True,
         )))
-    out: list[Tensor | None] = []
+    out = []
     for i in range(len(inputs)):
         gs = [r[i] for r in per_row]
         out.append(None if all(g is None for g in gs) else torch.stack(

@@ -36,7 +36,7 @@ def krum_scores(G: np.ndarray, n_closest: int, squared: bool) -> np.ndarray:
     dist2 = np.maximum(d[:, None] + d[None, :] - 2.0 * G, 0.0)
     dist = dist2 if squared else np.sqrt(dist2)
     # torchjd: the n_closest + 1 smallest per row, dropping the smallest (the task itself: distance exactly 0)
-    return np.sort(dist, axis=1)[:, 1 : n_closest + 1].sum(axis=1)
+    return np.sort(dist, axis=1)[:, 1 : n_closest + 1].sum(axis=1)  # type: ignore[no-any-return]
 
 
 def select(scores: np.ndarray, n_selected: int) -> np.ndarray:

@@ -16,6 +16,7 @@ class Linear(Weighting):
 
     name = "linear"
     properties = Properties(permutation_invariant=False, needs=frozenset({"gramian"}))
+    _fixed: Tensor  # the buffer (set only when ``fixed`` is)
 
     def __init__(self, weights: Sequence[float] | None = None) -> None:
         super().__init__()
@@ -29,8 +30,8 @@ class Linear(Weighting):
                              persistent=False)
 
     def _fixed_on(self, K: int, like: Tensor) -> Tensor:
-        if len(self.fixed) != K:
-            raise ValueError(f"linear aggregator has {len(self.fixed)} weights but got {K} tasks")
+        if len(self.fixed) != K:  # type: ignore[arg-type]
+            raise ValueError(f"linear aggregator has {len(self.fixed)} weights but got {K} tasks")  # type: ignore[arg-type]
         return self._fixed.to(dtype=like.dtype, device=like.device)
 
     def weights(self, G: Tensor, losses: Tensor | None = None) -> Tensor:

@@ -45,8 +45,10 @@ class MoCo(Aggregator):
     """MoCo: tracked task gradients ``Y`` combined by weights ``λ`` that descend ``½‖Yᵀλ‖²``.
 
     Args:
-        beta, beta_sigma: the tracking rate β and its decay exponent (0.5, 0.5).
-        gamma, gamma_sigma: the weights' step γ and its decay exponent (0.1, 0.5).
+        beta: the tracking rate β (0.5).
+        beta_sigma: the decay exponent of β (0.5).
+        gamma: the weights' step γ (0.1).
+        gamma_sigma: the decay exponent of γ (0.5).
         rho: the ℓ2 regularisation ρ of the weights' step (0).
         normalize: rescale each task gradient to its loss's norm (True, LibMTL) or use it as is (the paper).
         projection: ``"softmax"`` (LibMTL) or ``"simplex"`` (the paper's Euclidean projection).
@@ -81,7 +83,7 @@ class MoCo(Aggregator):
         if not self.normalize:
             return H
         norms = torch.linalg.vector_norm(H, dim=1, dtype=torch.float64)
-        return H * (L / (norms + 1e-8)).to(dtype)[:, None]
+        return H * (L / (norms + 1e-8)).to(dtype)[:, None]  # type: ignore[no-any-return]
 
     def forward(self, J: Tensor, losses: Tensor | None = None) -> Tensor:
         check_jacobian(J)

@@ -40,7 +40,7 @@ def project_simplex(y: np.ndarray) -> np.ndarray:
     css = np.cumsum(u) - 1.0
     k = np.arange(1, y.size + 1)
     rho = int(np.flatnonzero(u - css / k > 0.0)[-1])  # u_1 − css_1 = 1 > 0: never empty
-    return np.maximum(y - css[rho] / (rho + 1), 0.0)
+    return np.maximum(y - css[rho] / (rho + 1), 0.0)  # type: ignore[no-any-return]
 
 
 def square_numpy(A: Tensor, what: str = "matrix", symmetrise: bool = False) -> np.ndarray:
@@ -61,9 +61,9 @@ def square_numpy(A: Tensor, what: str = "matrix", symmetrise: bool = False) -> n
 def check_rate(value: object, name: str, positive: bool = True) -> float:
     """A finite number, > 0 (``positive``) or ≥ 0."""
     ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or not (value > 0 if positive else value >= 0):
+    if not ok or not (value > 0 if positive else value >= 0):  # type: ignore[operator]
         raise ValueError(f"{name} must be a {'positive' if positive else 'non-negative'} number, got {value!r}")
-    return float(value)
+    return float(value)  # type: ignore[arg-type]
 
 
 def load_vector(state: dict[str, Any], key: str, who: str) -> np.ndarray | None:

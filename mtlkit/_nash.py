@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import torch
@@ -34,7 +34,7 @@ from ._torch_solvers import Solver, check_solver, use_torch
 try:  # the gufunc behind np.linalg.solve, without its ≈3 µs of Python-side checks (a third of a Newton step)
     from numpy.linalg._umath_linalg import solve1 as _linsolve
 except ImportError:  # pragma: no cover - private numpy module
-    _linsolve = np.linalg.solve
+    _linsolve = np.linalg.solve  # type: ignore[misc, assignment]
 
 _FULL_STEP = 0.25  # below this Newton decrement, full steps converge quadratically (and keep α > 0)
 _EYES: dict[int, np.ndarray] = {}
@@ -254,7 +254,7 @@ class NashMTL(Weighting):
         n = G.shape[0]
         d = np.sqrt(d2)
         C = G / np.multiply.outer(d, d)
-        beta0 = self._beta if self._beta is not None and self._beta.shape[0] == n else np.ones(n)
+        beta0 = cast(np.ndarray, self._beta) if self._beta is not None and self._beta.shape[0] == n else np.ones(n)
         beta, r, iterations, converged = newton_bargaining(C, beta0, self.max_iter, self.tol, 10.0 / math.sqrt(eps))
         ridge = 0.0
         if not converged:  # no bounded solution (or no convergence): solve the ridge-regularised system
@@ -296,7 +296,7 @@ class NashMTL(Weighting):
             self._alpha = alpha
             self.diagnostics = info
         else:
-            alpha = self._alpha
+            alpha = cast(np.ndarray, self._alpha)  # numpy here: a tensor left by the torch path was converted
             quad = float(alpha @ Gn @ alpha)
             self.diagnostics["iterations"] = 0
         self._step += 1
@@ -324,6 +324,7 @@ class NashMTL(Weighting):
             self._beta, self._beta_ridged = warm[0], warm[1]
             self.diagnostics = info
         else:
+            alpha = cast(Tensor, alpha)  # not None: recompute is False
             quad = alpha @ (G @ alpha)
             self.diagnostics["iterations"] = torch.zeros((), dtype=torch.int64, device=G.device)
         self._alpha = alpha
@@ -356,7 +357,7 @@ class NashMTL(Weighting):
         step = int(step.item()) if isinstance(step, Tensor) else step
         if isinstance(step, bool) or not isinstance(step, int) or step < 0:
             raise ValueError(f"state['step'] must be a non-negative integer, got {step!r}")
-        arrays = {}
+        arrays: dict[str, np.ndarray | None] = {}
         for key in ("beta", "alpha", "beta_ridged"):
             value = state.get(key)
             if value is None:

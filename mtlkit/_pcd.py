@@ -121,7 +121,7 @@ class PCD(Weighting):
             if tau.dim() != 1:
                 raise ValueError(f"tau must be a number or a vector (1-D), got shape {tuple(tau.shape)}")
             tau = tau.tolist()
-        taus = [float(t) for t in tau] if isinstance(tau, (list, tuple)) else [float(tau)]
+        taus = [float(t) for t in tau] if isinstance(tau, (list, tuple)) else [float(tau)]  # type: ignore[arg-type]
         if not taus or not all(0.0 <= t <= 1.0 for t in taus):
             raise ValueError(f"tau must be in [0, 1], got {tau!r}")
         if not 0.0 <= float(beta) < 1.0:

@@ -15,11 +15,13 @@ import importlib.metadata as md
 import os
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import pluggy
 
 BUILTIN = "built-in"
+
+T = TypeVar("T")
 
 
 class UnknownNameError(KeyError):
@@ -30,11 +32,11 @@ class UnknownNameError(KeyError):
 
 
 @dataclass(frozen=True)
-class RegisteredItem:
+class RegisteredItem(Generic[T]):
     """One registered class with the plugin it came from (``built-in`` or ``distribution version``)."""
 
     name: str
-    cls: type
+    cls: type[T]
     origin: str
 
     @property
@@ -119,18 +121,18 @@ class PluginManagerHolder:
             self.generation += 1
 
 
-class PluginTable:
+class PluginTable(Generic[T]):
     """The name → class table filled by one hook of a project (e.g. ``mtlkit_register_aggregators``).
 
     ``register(cls, name=None)`` inside the hook adds ``cls`` under ``name or cls.name`` (lower-cased).
     """
 
-    def __init__(self, holder: PluginManagerHolder, hook: str, base: type, kind: str) -> None:
+    def __init__(self, holder: PluginManagerHolder, hook: str, base: type[T], kind: str) -> None:
         self.holder, self.hook, self.base, self.kind = holder, hook, base, kind
-        self._items: dict[str, RegisteredItem] = {}
+        self._items: dict[str, RegisteredItem[T]] = {}
         self._generation = -1
 
-    def _table(self) -> dict[str, RegisteredItem]:
+    def _table(self) -> dict[str, RegisteredItem[T]]:
         with self.holder.lock:
             pm = self.holder.get()
             if self._generation != self.holder.generation:
@@ -138,8 +140,8 @@ class PluginTable:
                 self._generation = self.holder.generation
             return self._items
 
-    def _collect(self, pm: pluggy.PluginManager) -> dict[str, RegisteredItem]:
-        items: dict[str, RegisteredItem] = {}
+    def _collect(self, pm: pluggy.PluginManager) -> dict[str, RegisteredItem[T]]:
+        items: dict[str, RegisteredItem[T]] = {}
         for impl in reversed(getattr(pm.hook, self.hook).get_hookimpls()):
             origin = self.holder.origin_of(impl.plugin)
 
@@ -159,7 +161,7 @@ class PluginTable:
             impl.function(register=register)
         return items
 
-    def get(self, name: str) -> RegisteredItem:
+    def get(self, name: str) -> RegisteredItem[T]:
         """The item registered as ``name`` (case-insensitive); unknown names list close matches."""
         table = self._table()
         key = name.strip().lower()
@@ -169,7 +171,7 @@ class PluginTable:
             raise UnknownNameError(f"unknown {self.kind} {name!r}{hint} (available: {', '.join(sorted(table))})")
         return table[key]
 
-    def create(self, name: str, **options: Any) -> Any:
+    def create(self, name: str, **options: Any) -> T:
         """Instantiate ``name`` with ``options``; bad options give one clear ``ValueError``."""
         item = self.get(name)
         try:
@@ -177,7 +179,7 @@ class PluginTable:
         except TypeError as exc:
             raise ValueError(f"{self.kind} {item.name!r}: bad options {options}: {exc}") from None
 
-    def items(self) -> list[RegisteredItem]:
+    def items(self) -> list[RegisteredItem[T]]:
         """All items sorted by name."""
         table = self._table()
         return [table[k] for k in sorted(table)]

@@ -29,7 +29,7 @@ import copy
 import io
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor
@@ -65,7 +65,7 @@ class Subject:
         """A fresh instance; randomised ones get ``generator=`` (or one seeded with ``seed`` on ``device``)."""
         options = dict(self.options)
         if self.properties.randomised and (generator is not None or seed is not None):
-            options["generator"] = generator if generator is not None else seeded(seed, device)
+            options["generator"] = generator if generator is not None else seeded(seed, device)  # type: ignore[arg-type]
         try:
             return self.cls(**options)
         except TypeError as exc:
@@ -161,7 +161,7 @@ def run(subj: Subject, J: Tensor, seed: int = 0, losses: Tensor | None = None) -
     update = agg(J, losses)
     weights = None
     if isinstance(agg, Weighting):
-        twin = subj.build(seed, J.device)
+        twin = cast(Weighting, subj.build(seed, J.device))
         weights = twin.weights(gramian(J), losses)
     K, P = J.shape
     if weights is not None and torch.isfinite(weights).all():
@@ -330,7 +330,7 @@ def _save_load(state: dict[str, Any]) -> dict[str, Any]:
     buf = io.BytesIO()
     torch.save(state, buf)
     buf.seek(0)
-    return torch.load(buf, weights_only=True)
+    return cast(dict[str, Any], torch.load(buf, weights_only=True))
 
 
 def check_state(spec: str | type[Aggregator] | Subject) -> None:
@@ -343,7 +343,7 @@ def check_state(spec: str | type[Aggregator] | Subject) -> None:
     J1, J2, J3 = (_randn(4, 20, seed, torch.float64) for seed in (11, 12, 13))
 
     def call(agg: Aggregator, J: Tensor) -> Tensor:
-        return agg(J, _losses(J) if needs_losses else None)
+        return cast(Tensor, agg(J, _losses(J) if needs_losses else None))
 
     agg = subj.build(seed=7)
     if not subj.properties.stateful:

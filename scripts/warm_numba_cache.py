@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 from dancegen.features import build_music_encoder
+from dancegen.features.registry import MUSIC_ENCODERS
 from dancegen.metrics import music_beats
-from dancegen.plugins import MUSIC_ENCODERS
 
 SR = 15360
 audio = np.random.default_rng(0).standard_normal(SR * 6).astype(np.float32) * 0.1

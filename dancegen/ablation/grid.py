@@ -65,7 +65,7 @@ def build_grid(aggregators: str, music_encoders: str, genre_controllers: str, se
     aggs = _split(aggregators, ",", "--aggregators")
     encs = [e.replace("+", ",") for e in _split(music_encoders, ";", "--music-encoders")]
     ctrls = _split(genre_controllers, ",", "--genre-controller")
-    from ..plugins import GENRE_CONTROLLERS
+    from ..genre.registry import GENRE_CONTROLLERS
 
     for c in ctrls:
         if c not in GENRE_CONTROLLERS.names():

@@ -17,7 +17,8 @@ Opt = typer.Option
 @app.command()
 def evaluate(
     data: Annotated[Path, Opt(help="FineDance-layout data directory (its test split is evaluated).")],
-    checkpoint: Annotated[Path | None, Opt(help="Run or checkpoint folder from `dancegen train`.")] = None,
+    checkpoint: Annotated[Path | None, Opt(help="Run or checkpoint folder from `dancegen train`, or "
+                                                     "hf://ORG/NAME[@REV] on the Hugging Face Hub.")] = None,
     motions: Annotated[Path | None, Opt(help="Folder of motions made elsewhere: NNN.npz / NNN_sliceK.npz / "
                                              "EDGE-style .pkl / NAME/motion.npz.")] = None,
     protocol: Annotated[str, Opt(help="gcdance (4-s slices, body + hands), lodge (whole songs <= 1024 frames) or "
@@ -49,11 +50,12 @@ def evaluate(
     """Evaluate generated dances under a protocol; prints a table with the GT row, or JSON."""
     import sys
 
+    from ..checkpoint import check_checkpoint
     from ..errors import DancegenError
     from ..evaluation import evaluate as run_evaluation
     from ..evaluation import get_protocol, print_report
     from ..path_checks import check_input_dir, check_output_file
-    from ..pipeline import check_checkpoint, check_generation_options
+    from ..pipeline import check_generation_options
 
     get_protocol(protocol)
     check_generation_options(longform, cleanup, prefix="--", steps=steps, guidance=guidance)
@@ -64,13 +66,17 @@ def evaluate(
         import torch
 
         torch.set_num_threads(threads)
-    for name, path in (("--data", data), ("--checkpoint", checkpoint), ("--motions", motions)):
+    from ..hub import is_hub_spec, resolve_checkpoint
+
+    hub = checkpoint is not None and is_hub_spec(checkpoint)
+    for name, path in (("--data", data), ("--checkpoint", None if hub else checkpoint), ("--motions", motions)):
         if path is not None:
             check_input_dir(path, f"{name} directory")
-    if checkpoint is not None:
-        check_checkpoint(checkpoint)
     if out is not None:
         check_output_file(out)
+    if checkpoint is not None:
+        checkpoint = resolve_checkpoint(checkpoint)  # hf://ORG/NAME[@REV] → the cached folder
+        check_checkpoint(checkpoint)
     progress = None
     if not json_output and sys.stderr.isatty():
         def progress(stage: str, done: int, total: int) -> None:

@@ -4,22 +4,26 @@ motion, generate the rest). Both print a summary table, or JSON with ``--json``.
 from __future__ import annotations
 
 import json
+import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, NamedTuple
 
 import typer
 
+from ..export import formats_help
 from . import app
 
 Opt = typer.Option
 Arg = typer.Argument
 
 _CHECKPOINT = Opt("--checkpoint", help="Run folder (with a 'latest' pointer) or checkpoint folder of a trained "
-                  "model (default: the bundled demo model).")
+                  "model, or hf://ORG/NAME (hf://ORG/NAME@REVISION) on the Hugging Face Hub (default: the bundled "
+                  "demo model).")
 _TEXT = Opt("--text", help="Describe the dance or music; the genre controller picks the genre.")
 _GENRE = Opt("--genre", help="A genre label (Jazz, Dai, Breaking, …): bypasses the text classifier.")
-_OUT = Opt("--out", help="Output folder (default: ./<song name>-dance).")
-_FORMAT = Opt("--format", help="Comma-separated exports among npz, bvh, html, mp4, pkl.")
+_OUT = Opt("--out", help="Output folder (default: ./<song name>-dance); several songs: one sub-folder per song.")
+_FORMAT = Opt("--format", help=f"Comma-separated export formats: {formats_help()}.")
 _LONGFORM = Opt("--longform", help="How 4-s windows become one dance: blend (soft continuation, smooth seams), "
                 "consensus (windows averaged while denoising) or inpaint (the paper's scheme).")
 _CLEANUP = Opt("--cleanup", help="feet: on the floor, planted feet locked (leg IK), no foot below the floor; "
@@ -69,101 +73,373 @@ def _target(song: Path, out: Path | None) -> Path:
 
 
 class _Inputs(NamedTuple):
-    """What :func:`_check_inputs` found valid: the export formats, the device and the song's samples."""
+    """What :func:`_check_inputs` found valid: the export formats, the device, the song's samples and the local
+    checkpoint folder (an ``hf://`` spec resolved; None: the bundled model)."""
 
     formats: list[str]
     device: str
     audio: Any
     sr: int
+    checkpoint: Path | None = None
 
 
-def _check_inputs(song: Path, text: str | None, genre: str | None, checkpoint: Path | None, out: Path | None,
-                  steps: int, guidance: float, eta: float, variations: int, formats: str, device: str,
-                  window_batch: int, pad: str, longform: str, cleanup: str) -> _Inputs:
-    """Every check that needs no model, before the output lock and any heavy work (docs/dancegen/generation.md,
-    "Errors and validation"): options, formats and their tools, the output folder (writable), the song (decodes;
-    a file cut short warns), the checkpoint (readable, weights matching its config) and the device."""
+class _Job(NamedTuple):
+    """The generation settings shared by every song of a run."""
+
+    text: str | None
+    genre: str | None
+    seed: int
+    steps: int
+    guidance: float
+    eta: float
+    variations: int
+    window_batch: int
+    pad: str
+    longform: str
+    cleanup: str
+    formats: list[str]
+    constraints: list[Any] | None = None
+    reference: Any = None
+
+
+def _check_options(text: str | None, genre: str | None, steps: int, guidance: float, eta: float, variations: int,
+                   formats: str, window_batch: int, pad: str, longform: str, cleanup: str) -> list[str]:
+    """The option checks (before anything is read): the export formats as a list."""
     from ..errors import DancegenError
     from ..export import check_formats
-    from ..features.audio import load_audio
-    from ..path_checks import check_output_dir
-    from ..pipeline import check_checkpoint, check_generation_options
+    from ..pipeline import check_generation_options
 
     if text is None and genre is None:
         raise DancegenError("give --text \"a description of the dance\" or --genre NAME (e.g. --genre Jazz)")
     check_generation_options(longform, cleanup, prefix="--", steps=steps, guidance=guidance, eta=eta,
                              variations=variations, window_batch=window_batch, pad=pad, genre=genre, text=text)
-    format_list = check_formats(formats)
+    return check_formats(formats)
+
+
+def _check_checkpoint(checkpoint: str | Path | None) -> Path | None:
+    """``--checkpoint`` as a local folder (``hf://ORG/NAME[@REV]`` fetched, see :mod:`dancegen.hub`), checked
+    without loading it; None stays None (the bundled model)."""
+    from ..checkpoint import check_checkpoint
+    from ..hub import resolve_checkpoint
+
+    path = None if checkpoint is None else resolve_checkpoint(checkpoint)
+    check_checkpoint(path)
+    return path
+
+
+def _check_inputs(song: Path, text: str | None, genre: str | None, checkpoint: str | Path | None, out: Path | None,
+                  steps: int, guidance: float, eta: float, variations: int, formats: str, device: str,
+                  window_batch: int, pad: str, longform: str, cleanup: str) -> _Inputs:
+    """Every check that needs no model, before the output lock and any heavy work (docs/dancegen/generation.md,
+    "Errors and validation"): options, formats and their tools, the output folder (writable), the song (decodes;
+    a file cut short warns), the checkpoint (readable, weights matching its config) and the device."""
+    from ..features.audio import load_audio
+    from ..path_checks import check_output_dir
+
+    format_list = _check_options(text, genre, steps, guidance, eta, variations, formats, window_batch, pad, longform,
+                                 cleanup)
     check_output_dir(_target(song, out))
     audio, sr = load_audio(song)
-    check_checkpoint(checkpoint)
-    return _Inputs(format_list, _device(device), audio, sr)
+    path = _check_checkpoint(checkpoint)
+    return _Inputs(format_list, _device(device), audio, sr, path)
 
 
-def _run(song: Path, inputs: _Inputs, text: str | None, genre: str | None, checkpoint: Path | None,
-         out: Path | None, seed: int, steps: int, guidance: float, eta: float, variations: int, window_batch: int,
-         pad: str, as_json: bool, no_progress: bool, constraints: list[Any] | None = None,
-         reference: Any = None, longform: str = "blend", cleanup: str = "feet") -> None:
+def _stage_printer(quiet: bool) -> Callable[[str], None]:
+    """Labelled progress lines (``12:00:01 loading the model …``), for a person at a terminal."""
     import time
 
     from rich.console import Console
 
-    from ..atomic import write_json_atomic
-    from ..export import export
-    from ..output_folder import SUMMARY_FILE, staged_output
-    from ..pipeline import DancePipeline
-
-    audio, sr, format_list = inputs.audio, inputs.sr, inputs.formats
     err = Console(stderr=True)
-    quiet = as_json or no_progress
 
-    def stage(label: str) -> None:  # labelled progress lines, for a person at a terminal
+    def stage(label: str) -> None:
         if not quiet and err.is_terminal:
             err.print(f"[dim]{time.strftime('%H:%M:%S')}[/] {label} …")
 
+    return stage
+
+
+def _load_pipeline(checkpoint: Path | None, device: str, stage: Callable[[str], None]) -> tuple[Any, float]:
+    """The pipeline (loaded once per run) and the seconds its loading took."""
+    import time
+
+    from ..pipeline import DancePipeline
+
     t0 = time.perf_counter()
     stage("loading the model")
-    pipe = DancePipeline.from_checkpoint(checkpoint, device=inputs.device)
+    pipe = DancePipeline.from_checkpoint(checkpoint, device=device)
     if checkpoint is None:
         from ..demo import BUNDLED_NOTICE
 
         typer.echo(BUNDLED_NOTICE, err=True)
-    load_seconds = time.perf_counter() - t0
-    kwargs = {"text": text, "genre": genre, "steps": steps, "guidance": guidance, "eta": eta, "seed": seed,
-              "variations": variations, "constraints": constraints or (), "reference": reference,
-              "window_batch": window_batch, "pad": pad, "song_key": song.stem, "longform": longform,
-              "cleanup": cleanup, "stage": stage}
-    if no_progress:
+    return pipe, time.perf_counter() - t0
+
+
+def _dance(pipe: Any, load_seconds: float, song: Path, audio: Any, sr: int, target: Path, job: _Job,
+           stage: Callable[[str], None], no_progress: bool, label: str | None = None) -> dict[str, Any]:
+    """Generate ``song``'s dance(s) with the loaded ``pipe`` and write them to ``target`` (built beside it, then
+    renamed into place); returns the summary (also written as ``generation.json``). ``label``: the progress
+    bar's text in a batch (``song 2/5 foo.wav``)."""
+    from ..atomic import write_json_atomic
+    from ..export import export
+    from ..output_folder import SUMMARY_FILE, staged_output
+
+    kwargs = {"text": job.text, "genre": job.genre, "steps": job.steps, "guidance": job.guidance, "eta": job.eta,
+              "seed": job.seed, "variations": job.variations, "constraints": job.constraints or (),
+              "reference": job.reference, "window_batch": job.window_batch, "pad": job.pad, "song_key": song.stem,
+              "longform": job.longform, "cleanup": job.cleanup, "stage": stage}
+    from rich.console import Console
+
+    err = Console(stderr=True)
+    if no_progress or (label is not None and not err.is_terminal):  # a batch's log has its "song i/n" lines
         result = pipe(audio, sr, **kwargs)
     else:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        with Progress(TextColumn("[bold]sampling[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TextColumn("window-steps"), TimeRemainingColumn(), console=err, transient=True) as bar:
-            task = bar.add_task(song.name, total=None)
+        if label is None:
+            columns = (TextColumn("[bold]sampling[/] {task.description}"), BarColumn(), MofNCompleteColumn(),
+                       TextColumn("window-steps"), TimeRemainingColumn())
+        else:
+            columns = (TextColumn("[bold]{task.description}[/]: window-steps"), MofNCompleteColumn(), BarColumn(),
+                       TimeRemainingColumn())
+        with Progress(*columns, console=err, transient=True) as bar:
+            task = bar.add_task(label or song.name, total=None)
 
             def progress(done: int, total: int) -> None:
                 bar.update(task, completed=done, total=total)
 
             result = pipe(audio, sr, progress=progress, **kwargs)
     result.stats["load_seconds"] = round(load_seconds, 4)
-    target = _target(song, out)
     files: dict[str, dict[str, str]] = {}
-    with staged_output(target) as stage:  # built beside --out, then replaces it whole
+    with staged_output(target) as folder_stage:  # built beside the target, then replaces it whole
         for v in range(result.variations):
-            folder = stage if result.variations == 1 else stage / f"variation_{v}"
-            paths = export(result.motion[v].numpy(), audio, sr, folder, format_list, skeleton=pipe.skeleton,
-                           genre=result.genre.genre, text=text or "", checkpoint_id=pipe.checkpoint_id or "")
-            files[str(v)] = {k: str(target / p.relative_to(stage)) for k, p in paths.items()}
+            folder = folder_stage if result.variations == 1 else folder_stage / f"variation_{v}"
+            paths = export(result.motion[v].numpy(), audio, sr, folder, job.formats, skeleton=pipe.skeleton,
+                           genre=result.genre.genre, text=job.text or "", checkpoint_id=pipe.checkpoint_id or "")
+            files[str(v)] = {k: str(target / p.relative_to(folder_stage)) for k, p in paths.items()}
         summary = {**result.to_dict(), "song": str(song), "out": str(target), "files": files}
         summary["genre"]["note"] = _genre_note(summary["genre"])
         summary_path = target / SUMMARY_FILE
-        write_json_atomic(stage / SUMMARY_FILE, summary, indent=1)
+        write_json_atomic(folder_stage / SUMMARY_FILE, summary, indent=1)
     summary["files"]["summary"] = {"json": str(summary_path)}
+    return summary
+
+
+def _public(summary: dict[str, Any]) -> dict[str, Any]:
+    """The summary as ``--json`` prints it (without the per-window details)."""
+    return {k: v for k, v in summary.items() if k != "windows"}
+
+
+def _run(song: Path, inputs: _Inputs, job: _Job, out: Path | None, as_json: bool, no_progress: bool) -> None:
+    """One song: load the model, generate, write ``out`` (or ./<song>-dance) and print the summary."""
+    stage = _stage_printer(as_json or no_progress)
+    pipe, load_seconds = _load_pipeline(inputs.checkpoint, inputs.device, stage)
+    summary = _dance(pipe, load_seconds, song, inputs.audio, inputs.sr, _target(song, out), job, stage, no_progress)
     if as_json:
-        typer.echo(json.dumps({k: v for k, v in summary.items() if k != "windows"}, indent=1))
+        typer.echo(json.dumps(_public(summary), indent=1))
         return
     _print_table(summary)
+
+
+# ---------------------------------------------------------------------------------------------- several songs
+#: Song files a folder or a glob pattern contributes (and the suffixes a song argument may have in a batch).
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".mp3")
+_GLOB_CHARS = re.compile(r"[*?\[]")
+#: Exit status of a batch: some input was bad (missing, unsupported, undecodable, output refused) / some song
+#: failed while generating or writing. Bad inputs take precedence.
+BAD_INPUT_EXIT, FAILED_EXIT = 2, 1
+
+
+def is_batch(songs: list[Path]) -> bool:
+    """Whether ``generate``'s SONG arguments make a batch: several, a folder or a glob pattern. One file keeps the
+    single-song layout (its files directly in --out)."""
+    if len(songs) != 1:
+        return True
+    p = songs[0].expanduser()
+    return p.is_dir() or (not p.exists() and _GLOB_CHARS.search(str(songs[0])) is not None)
+
+
+def expand_songs(args: list[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The song files ``args`` name, in order (a folder: its audio files sorted by name, not recursive; a pattern
+    that names no existing path: its audio matches, sorted; ``**`` recurses), each file once; and the bad arguments
+    as ``(argument, problem)``: not found, an unsupported suffix, a folder or pattern without audio files, an
+    empty or text file. Nothing is decoded."""
+    import glob
+    import os
+
+    from ..features.audio_decode import looks_like_text
+
+    kinds = ", ".join(s[1:] for s in AUDIO_SUFFIXES)
+    songs: list[Path] = []
+    bad: list[tuple[str, str]] = []
+
+    def add_file(p: Path, shown: str) -> None:
+        if p.suffix.lower() not in AUDIO_SUFFIXES:
+            bad.append((shown, f"unsupported file type {p.suffix or '(no suffix)'!r}; songs are {kinds} files"))
+        elif p.stat().st_size == 0:
+            bad.append((shown, "the file is empty (0 bytes)"))
+        elif looks_like_text(p):
+            bad.append((shown, "it is not audio (the file holds text)"))
+        else:
+            songs.append(p)
+
+    def audio_in(paths: list[Path]) -> list[Path]:
+        return sorted((q for q in paths if q.is_file() and q.suffix.lower() in AUDIO_SUFFIXES), key=str)
+
+    for arg in args:
+        shown = str(arg)
+        p = arg.expanduser()
+        try:
+            if p.is_dir():
+                found = audio_in(list(p.iterdir()))
+                if not found:
+                    bad.append((shown, f"the folder holds no song ({kinds} files)"))
+                for q in found:
+                    add_file(q, str(q))
+            elif p.exists():
+                if not p.is_file():
+                    bad.append((shown, "not a regular file"))
+                else:
+                    add_file(p, shown)
+            elif _GLOB_CHARS.search(shown):
+                found = audio_in([Path(m) for m in glob.glob(os.path.expanduser(shown), recursive=True)])
+                if not found:
+                    bad.append((shown, f"the pattern matches no song ({kinds} files)"))
+                for q in found:
+                    add_file(q, str(q))
+            else:
+                bad.append((shown, "not found"))
+        except OSError as exc:
+            bad.append((shown, f"cannot read it ({exc.strerror or exc})"))
+    seen: set[Path] = set()
+    unique = []
+    for s in songs:  # the same file named twice (a file and its folder, two patterns): generated once
+        key = s.resolve()
+        if key not in seen:
+            seen.add(key)
+            unique.append(s)
+    return unique, bad
+
+
+def song_folders(songs: list[Path], out: Path | None) -> list[Path]:
+    """Each song's output folder: ``OUT/<stem>`` (without --out: ``./<stem>-dance``), ``<stem>-2``, ``<stem>-3``, …
+    for stems that collide (compared case-insensitively: one folder on macOS and Windows)."""
+    taken: set[str] = set()
+    folders = []
+    for song in songs:
+        name, n = song.stem or "song", 1
+        while name.casefold() in taken:
+            n += 1
+            name = f"{song.stem or 'song'}-{n}"
+        taken.add(name.casefold())
+        folders.append(out / name if out is not None else Path(f"{name}-dance"))
+    return folders
+
+
+class _Outcome(NamedTuple):
+    song: str
+    status: str  # ok, bad input, failed
+    summary: dict[str, Any] | None = None
+    error: str | None = None
+
+
+def _say_error(song: str, message: str) -> None:
+    typer.echo(f"error: {song}: {' '.join(message.split())}", err=True)
+
+
+def _run_batch(args: list[Path], job: _Job, checkpoint: str | None, out: Path | None, device: str, as_json: bool,
+               no_progress: bool) -> int:
+    """Several songs with one model: every input checked first (bad ones reported, the rest go on), every song
+    folder locked, the model loaded once, each song generated and written on its own (a failure is reported and
+    the next song goes on). Returns the exit status (0, :data:`FAILED_EXIT` or :data:`BAD_INPUT_EXIT`)."""
+    from contextlib import ExitStack
+
+    from ..errors import DancegenError
+    from ..features.audio import load_audio
+    from ..output_folder import claim_output_folder
+    from ..path_checks import check_output_dir
+
+    if out is not None:
+        check_output_dir(out)
+    songs, bad = expand_songs(args)
+    outcomes: list[_Outcome] = []
+    for shown, problem in bad:
+        _say_error(shown, problem)
+        outcomes.append(_Outcome(shown, "bad input", error=problem))
+    if not songs:
+        return _finish_batch(outcomes, as_json, ran=False)
+    path = _check_checkpoint(checkpoint)
+    device_name = _device(device)
+    with ExitStack() as locks:
+        usable: list[tuple[Path, Path]] = []
+        for song, target in zip(songs, song_folders(songs, out)):
+            try:
+                check_output_dir(target)
+                locks.enter_context(claim_output_folder(target, what="song folder"))
+            except DancegenError as exc:
+                _say_error(str(song), str(exc))
+                outcomes.append(_Outcome(str(song), "bad input", error=str(exc)))
+                continue
+            usable.append((song, target))
+        if not usable:
+            return _finish_batch(outcomes, as_json, ran=False)
+        stage = _stage_printer(as_json or no_progress)
+        typer.echo(f"loading the model (once for {len(usable)} song{'s' if len(usable) != 1 else ''})", err=True)
+        pipe, load_seconds = _load_pipeline(path, device_name, lambda label: None)  # said just above
+        for i, (song, target) in enumerate(usable, 1):
+            label = f"song {i}/{len(usable)} {song.name}"
+            typer.echo(f"{label} → {target}", err=True)
+            try:
+                audio, sr = load_audio(song)
+            except DancegenError as exc:
+                _say_error(str(song), str(exc))
+                outcomes.append(_Outcome(str(song), "bad input", error=str(exc)))
+                continue
+            try:
+                summary = _dance(pipe, load_seconds, song, audio, sr, target, job, stage, no_progress, label=label)
+            except Exception as exc:  # reported, and the next song goes on
+                message = str(exc) if isinstance(exc, DancegenError) else f"{type(exc).__name__}: {exc}"
+                message = f"generation failed: {message}"
+                _say_error(str(song), message)
+                outcomes.append(_Outcome(str(song), "failed", error=message))
+                continue
+            outcomes.append(_Outcome(str(song), "ok", summary=summary))
+    return _finish_batch(outcomes, as_json)
+
+
+def _finish_batch(outcomes: list[_Outcome], as_json: bool, ran: bool = True) -> int:
+    """Print the results (a table, or a JSON list: each song's summary, or its error) and, when songs were
+    generated (``ran``; else each bad input's ``error:`` line is all), the ``n ok / n failed`` line; return the
+    exit status."""
+    ok = sum(o.status == "ok" for o in outcomes)
+    if as_json:
+        typer.echo(json.dumps([{**_public(o.summary), "status": "ok"} if o.summary is not None else
+                               {"song": o.song, "status": o.status, "error": o.error} for o in outcomes], indent=1))
+    elif ok:
+        _print_batch_table(outcomes)
+    if ran:
+        typer.echo(f"{ok} ok / {len(outcomes) - ok} failed", err=True)
+    if any(o.status == "bad input" for o in outcomes):
+        return BAD_INPUT_EXIT
+    return FAILED_EXIT if ok < len(outcomes) else 0
+
+
+def _print_batch_table(outcomes: list[_Outcome]) -> None:
+    import sys
+
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="dancegen")
+    for column in ("song", "result", "genre", "duration", "output"):
+        table.add_column(column)
+    for o in outcomes:
+        if o.summary is None:
+            table.add_row(o.song, o.status, "", "", o.error or "")
+            continue
+        s = o.summary
+        table.add_row(s["song"], "ok", s["genre"]["genre"], f"{s['duration']:.2f} s", s["out"])
+    Console(width=None if sys.stdout.isatty() else 400).print(table)  # a log keeps whole paths
 
 
 def _print_table(summary: dict[str, Any]) -> None:
@@ -225,10 +501,13 @@ def _quality_line(q: dict[str, Any]) -> str:
 
 @app.command()
 def generate(
-    song: Annotated[Path, Arg(help="Audio file (wav, flac, ogg, mp3) of any length.")],
+    songs: Annotated[list[Path], Arg(help="Audio file (wav, flac, ogg, mp3) of any length. Several files, a folder "
+                                     "(its songs, sorted) or a quoted glob pattern ('music/*.mp3'): the model is "
+                                     "loaded once, each song gets OUT/<song name>, a bad song is reported and the "
+                                     "others go on.", show_default=False)],
     text: Annotated[str | None, _TEXT] = None,
     genre: Annotated[str | None, _GENRE] = None,
-    checkpoint: Annotated[Path | None, _CHECKPOINT] = None,
+    checkpoint: Annotated[str | None, _CHECKPOINT] = None,
     out: Annotated[Path | None, _OUT] = None,
     seed: Annotated[int, Opt(help="Random seed (same seed, same dance).")] = 0,
     steps: Annotated[int, Opt(help="DDIM steps.")] = 50,
@@ -241,17 +520,29 @@ def generate(
     pad: Annotated[str, Opt(help="Songs under 4 s: repeat (tile the song) or zero (silence).")] = "repeat",
     longform: Annotated[str, _LONGFORM] = "blend",
     cleanup: Annotated[str, _CLEANUP] = "feet",
-    as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON.")] = False,
+    as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON (several songs: a list, one entry per "
+                                 "song).")] = False,
     no_progress: Annotated[bool, Opt("--no-progress", help="No progress bar.")] = False,
 ) -> None:
-    """Generate a dance for SONG in the genre of --text or --genre and write it in the chosen formats."""
+    """Generate a dance for each SONG in the genre of --text or --genre and write it in the chosen formats."""
     from ..output_folder import claim_output_folder
 
+    if is_batch(songs):
+        format_list = _check_options(text, genre, steps, guidance, eta, variations, formats, window_batch, pad,
+                                     longform, cleanup)
+        job = _Job(text, genre, seed, steps, guidance, eta, variations, window_batch, pad, longform, cleanup,
+                   format_list)
+        code = _run_batch(songs, job, checkpoint, out, device, as_json, no_progress)
+        if code:
+            raise typer.Exit(code)
+        return
+    song = songs[0]
     inputs = _check_inputs(song, text, genre, checkpoint, out, steps, guidance, eta, variations, formats, device,
                            window_batch, pad, longform, cleanup)
+    job = _Job(text, genre, seed, steps, guidance, eta, variations, window_batch, pad, longform, cleanup,
+               inputs.formats)
     with claim_output_folder(_target(song, out)):  # one run per folder, refused when it holds foreign files
-        _run(song, inputs, text, genre, checkpoint, out, seed, steps, guidance, eta, variations, window_batch, pad,
-             as_json, no_progress, longform=longform, cleanup=cleanup)
+        _run(song, inputs, job, out, as_json, no_progress)
 
 
 @app.command()
@@ -265,7 +556,7 @@ def edit(
                                          "e.g. 0,60,119.")] = None,
     text: Annotated[str | None, _TEXT] = None,
     genre: Annotated[str | None, _GENRE] = None,
-    checkpoint: Annotated[Path | None, _CHECKPOINT] = None,
+    checkpoint: Annotated[str | None, _CHECKPOINT] = None,
     out: Annotated[Path | None, _OUT] = None,
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
     steps: Annotated[int, Opt(help="DDIM steps.")] = 50,
@@ -294,7 +585,7 @@ def edit(
 
     inputs = _check_inputs(song, text, genre, checkpoint, out, steps, guidance, eta, variations, formats, device,
                            window_batch, "repeat", longform, cleanup)
+    job = _Job(text, genre, seed, steps, guidance, eta, variations, window_batch, "repeat", longform, cleanup,
+               inputs.formats, constraints=constraints, reference=ref)
     with claim_output_folder(_target(song, out)):
-        _run(song, inputs, text, genre, checkpoint, out, seed, steps, guidance, eta, variations, window_batch,
-             "repeat", as_json, no_progress, constraints=constraints, reference=ref, longform=longform,
-             cleanup=cleanup)
+        _run(song, inputs, job, out, as_json, no_progress)

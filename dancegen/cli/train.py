@@ -1,11 +1,15 @@
 """``dancegen train``: train GCDance with a multi-task aggregator (also under ``torchrun -m dancegen train``).
 
 Settings are merged in this order: defaults → the resumed checkpoint's settings (``--resume``) → the TOML file
-(``--config``) → flags given on the command line.
+(``--config``) → flags given on the command line. The run ends with a summary on stderr (steps, time, final
+losses and aggregator weights, checkpoint, the next command), or the same as one JSON object on stdout (``--json``).
 """
 
 from __future__ import annotations
 
+import json
+import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,6 +18,20 @@ import typer
 from . import app
 
 Opt = typer.Option
+
+#: The defaults ``--help`` shows: those of :class:`dancegen.train.TrainConfig` (importing it would import torch;
+#: tests/dancegen/test_cli_basics.py checks that they agree). A flag left out keeps the resumed run's setting.
+DEFAULTS = {
+    "aggregator": "nash", "backend": "auto", "shared": "all", "tasks": "S,J,V,F,C (S,J,V,F without classifier)",
+    "music_encoders": "wav2clip,stft", "genre_controller": "text", "preset": "small", "steps": "1000",
+    "batch_size": "32", "lr": "0.0002", "weight_decay": "0.02", "ema_decay": "0.9999", "grad_clip": "1.0",
+    "lr_schedule": "cosine", "warmup": "0", "seed": "0", "device": "auto", "precision": "fp32",
+    "checkpoint_every": "500", "log_every": "10", "cache_dir": "DATA/.dancegen_features", "skeleton": "default",
+}
+
+
+def _d(name: str) -> str:
+    return DEFAULTS[name]
 
 
 def _opts(values: list[str] | None, what: str) -> dict[str, Any] | None:
@@ -29,43 +47,55 @@ def train(
     config: Annotated[Path | None, Opt("--config", help="TOML file of training settings.")] = None,
     resume: Annotated[bool, Opt("--resume", help="Continue the run in --out from its latest checkpoint.")] = False,
     aggregator: Annotated[str | None, Opt(help="mtlkit aggregator: nash, linear (EDGE weights), aligned, "
-                                               "pcgrad or any plugin's.")] = None,
+                                               "pcgrad or any plugin's.", show_default=_d("aggregator"))] = None,
     aggregator_opt: Annotated[list[str] | None, Opt("--aggregator-opt", help="Aggregator option key=value "
                                                     "(repeatable).")] = None,
-    backend: Annotated[str | None, Opt(help="mtlkit backend: auto, jacobian, gramian, representation.")] = None,
-    shared: Annotated[str | None, Opt(help="What is aggregated: all, trunk, representation.")] = None,
-    tasks: Annotated[str | None, Opt(help="Comma-separated tasks among S,J,V,F,C.")] = None,
-    music_encoders: Annotated[str | None, Opt(help="Music encoder spec, e.g. wav2clip,stft.")] = None,
+    backend: Annotated[str | None, Opt(help="mtlkit backend: auto, jacobian, gramian, representation.",
+                                       show_default=_d("backend"))] = None,
+    shared: Annotated[str | None, Opt(help="What is aggregated: all, trunk, representation.",
+                                      show_default=_d("shared"))] = None,
+    tasks: Annotated[str | None, Opt(help="Comma-separated tasks among S,J,V,F,C.", show_default=_d("tasks"))] = None,
+    music_encoders: Annotated[str | None, Opt(help="Music encoder spec, e.g. wav2clip,stft.",
+                                              show_default=_d("music_encoders"))] = None,
     encoder_opt: Annotated[list[str] | None, Opt("--encoder-opt", help="Encoder option key=value.")] = None,
     allow_random_weights: Annotated[bool, Opt("--allow-random-weights", help="Let neural encoders run with "
                                               "random weights when none are available (tests only).")] = False,
     genre_controller: Annotated[str | None, Opt(help="Genre controller: text, label or none (no genre control); "
-                                                           "without text, tasks default to S,J,V,F.")] = None,
+                                                     "without text, tasks default to S,J,V,F.",
+                                                show_default=_d("genre_controller"))] = None,
     controller_opt: Annotated[list[str] | None, Opt("--controller-opt", help="Controller option key=value.")
                               ] = None,
-    preset: Annotated[str | None, Opt(help="Model preset: paper, small, tiny.")] = None,
+    preset: Annotated[str | None, Opt(help="Model preset: paper, small, tiny.", show_default=_d("preset"))] = None,
     model_opt: Annotated[list[str] | None, Opt("--model-opt", help="Model config override key=value.")] = None,
-    steps: Annotated[int | None, Opt(help="Total optimisation steps.")] = None,
-    batch_size: Annotated[int | None, Opt(help="Global batch size (split over torchrun processes).")] = None,
-    lr: Annotated[float | None, Opt(help="Peak learning rate (2e-4).")] = None,
-    weight_decay: Annotated[float | None, Opt(help="AdamW weight decay (0.02).")] = None,
-    ema_decay: Annotated[float | None, Opt(help="EMA decay per step (0.9999).")] = None,
-    grad_clip: Annotated[float | None, Opt(help="Clip the total gradient norm (0 = off).")] = None,
-    lr_schedule: Annotated[str | None, Opt(help="cosine or constant.")] = None,
-    warmup: Annotated[int | None, Opt(help="Linear warm-up steps.")] = None,
-    seed: Annotated[int | None, Opt(help="Random seed.")] = None,
-    device: Annotated[str | None, Opt(help="auto, cpu, cuda, cuda:N.")] = None,
-    precision: Annotated[str | None, Opt(help="fp32, bf16 or fp16 autocast (CUDA only).")] = None,
-    checkpoint_every: Annotated[int | None, Opt(help="Steps between checkpoints.")] = None,
-    log_every: Annotated[int | None, Opt(help="Steps between metrics.jsonl lines.")] = None,
-    cache_dir: Annotated[Path | None, Opt(help="Music-feature cache (default DATA/.dancegen_features).")] = None,
-    skeleton: Annotated[str | None, Opt(help="default, an SMPL-X model folder or a (55, 3) joints .npy.")] = None,
+    steps: Annotated[int | None, Opt(help="Total optimisation steps.", show_default=_d("steps"))] = None,
+    batch_size: Annotated[int | None, Opt(help="Global batch size (split over torchrun processes).",
+                                          show_default=_d("batch_size"))] = None,
+    lr: Annotated[float | None, Opt(help="Peak learning rate.", show_default=_d("lr"))] = None,
+    weight_decay: Annotated[float | None, Opt(help="AdamW weight decay.", show_default=_d("weight_decay"))] = None,
+    ema_decay: Annotated[float | None, Opt(help="EMA decay per step.", show_default=_d("ema_decay"))] = None,
+    grad_clip: Annotated[float | None, Opt(help="Clip the total gradient norm (0 = off).",
+                                           show_default=_d("grad_clip"))] = None,
+    lr_schedule: Annotated[str | None, Opt(help="cosine or constant.", show_default=_d("lr_schedule"))] = None,
+    warmup: Annotated[int | None, Opt(help="Linear warm-up steps.", show_default=_d("warmup"))] = None,
+    seed: Annotated[int | None, Opt(help="Random seed.", show_default=_d("seed"))] = None,
+    device: Annotated[str | None, Opt(help="auto, cpu, cuda, cuda:N.", show_default=_d("device"))] = None,
+    precision: Annotated[str | None, Opt(help="fp32, bf16 or fp16 autocast (CUDA only).",
+                                         show_default=_d("precision"))] = None,
+    checkpoint_every: Annotated[int | None, Opt(help="Steps between checkpoints.",
+                                                show_default=_d("checkpoint_every"))] = None,
+    log_every: Annotated[int | None, Opt(help="Steps between metrics.jsonl lines.", show_default=_d("log_every"))
+                         ] = None,
+    cache_dir: Annotated[Path | None, Opt(help="Music-feature cache.", show_default=_d("cache_dir"))] = None,
+    skeleton: Annotated[str | None, Opt(help="default, an SMPL-X model folder or a (55, 3) joints .npy.",
+                                        show_default=_d("skeleton"))] = None,
     no_progress: Annotated[bool, Opt("--no-progress", help="No progress display.")] = False,
+    as_json: Annotated[bool, Opt("--json", help="Print the final summary as one JSON object on stdout (progress "
+                                 "and messages go to stderr).")] = False,
     debug_replica_hash: Annotated[bool, Opt("--debug-replica-hash", hidden=True)] = False,
 ) -> None:
     """Train the GCDance denoiser on a data set, balancing its task losses with an mtlkit aggregator."""
+    from ..checkpoint import latest_checkpoint, read_config
     from ..errors import DancegenError
-    from ..train.checkpoint import latest_checkpoint, read_config
     from ..train.checkpoint_paths import checkpoint_train_settings
     from ..train.config import TrainConfig, read_toml
 
@@ -102,7 +132,7 @@ def train(
         raise DancegenError(f"the run was trained with --skeleton {saved['skeleton']}; pass it again to resume "
                             "(files named in a checkpoint's settings are not opened)")
     if "tasks" not in merged:  # a controller without a classifier (label, none) cannot train L_C
-        from ..plugins import GENRE_CONTROLLERS
+        from ..genre.registry import GENRE_CONTROLLERS
 
         if not GENRE_CONTROLLERS.get(str(merged.get("genre_controller", TrainConfig.genre_controller))).cls.trainable:
             merged["tasks"] = ["S", "J", "V", "F"]
@@ -111,11 +141,18 @@ def train(
     from ..train.state import preflight
 
     preflight(cfg)  # names, data folder, writable --out: before the lock and any work
+    tic = time.perf_counter()
     with claim_run_folder(cfg.out, resume):  # one run per folder; cleans up after a killed run
-        _run(cfg, resume)
+        trainer = _run(cfg, resume)
+    if trainer.dist.is_main:  # torchrun: one summary, from rank 0
+        summary = train_summary(trainer, time.perf_counter() - tic)
+        if as_json:
+            sys.stdout.write(json.dumps(summary) + "\n")
+        else:
+            typer.echo(format_summary(summary), err=True)
 
 
-def _run(cfg: Any, resume: bool) -> None:
+def _run(cfg: Any, resume: bool) -> Any:
     import torch
 
     from ..errors import DancegenError
@@ -123,7 +160,7 @@ def _run(cfg: Any, resume: bool) -> None:
 
     try:
         trainer = Trainer(cfg, resume=resume)
-        last = trainer.fit()
+        trainer.fit()
     except torch.cuda.OutOfMemoryError:
         raise DancegenError(f"out of memory on {cfg.device} with batch size {cfg.batch_size}: lower --batch-size, "
                             f"use --precision bf16, --preset small, or --shared representation") from None
@@ -132,5 +169,46 @@ def _run(cfg: Any, resume: bool) -> None:
             raise DancegenError(f"out of memory with batch size {cfg.batch_size} (backend {cfg.backend}): lower "
                                 f"--batch-size or use --shared representation / --backend gramian") from None
         raise
-    if last is not None:
-        typer.echo(f"checkpoint: {last}", err=True)
+    return trainer
+
+
+def train_summary(trainer: Any, seconds: float) -> dict[str, Any]:
+    """The ``--json`` document: what :meth:`Trainer.fit` did (its ``summary``) and the command to run next."""
+    from ..checkpoint import latest_checkpoint
+
+    cfg, done = trainer.cfg, trainer.summary
+    last = done["last"] or {}
+    ckpt = done["checkpoint"] or latest_checkpoint(trainer.out)
+    prompt = '--text "a description of the dance"' if cfg.genre_controller == "text" else "--genre Jazz"
+    return {
+        "run": str(trainer.out),
+        "checkpoint": None if ckpt is None else str(ckpt),
+        "steps": done["steps"],
+        "steps_run": done["steps_run"],
+        "seconds": round(seconds, 3),
+        "train_seconds": round(done["seconds"], 3),
+        "aggregator": cfg.aggregator,
+        "tasks": list(cfg.tasks),
+        "losses": last.get("losses"),
+        "losses_avg": last.get("losses_avg"),
+        "weights": last.get("weights"),
+        "metrics": str(trainer.out / "metrics.jsonl"),
+        "next": None if ckpt is None else f"dancegen generate song.wav --checkpoint {ckpt} {prompt}",
+    }
+
+
+def format_summary(s: dict[str, Any]) -> str:
+    """The human summary printed at the end of a run (stderr)."""
+    def row(values: dict[str, float] | None) -> str:
+        return "-" if not values else "  ".join(f"{t} {v:.4g}" for t, v in values.items())
+
+    lines = [f"trained   {s['steps']} steps ({s['steps_run']} in this run) in {s['seconds']:.1f} s "
+             f"(loop {s['train_seconds']:.1f} s)", f"losses    {row(s['losses'])}  (final step)"]
+    if s["losses_avg"]:
+        lines.append(f"          {row(s['losses_avg'])}  (mean since the previous log line)")
+    lines.append(f"weights   {row(s['weights'])}  ({s['aggregator']})")
+    lines.append(f"metrics   {s['metrics']}")
+    lines.append(f"checkpoint: {s['checkpoint']}")
+    if s["next"]:
+        lines.append(f"next      {s['next']}")
+    return "\n".join(lines)

@@ -48,7 +48,7 @@ def smpl_to_motion(poses: np.ndarray, trans: np.ndarray, scaling: float, skeleto
     """AIST++ SMPL arrays at 60 FPS → 319-D float32 at 30 FPS (contacts by FK, hands at rest)."""
     import torch
 
-    from ..motion.layout import from_finedance
+    from ..motion.convert import from_finedance
     from ..motion.rotations import axis_angle_to_rot6d
 
     poses = np.asarray(poses, dtype=np.float32)[::2].reshape(-1, 24, 3)

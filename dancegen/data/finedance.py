@@ -147,7 +147,7 @@ def load_finedance(
     """Load one split of a FineDance-layout directory as 319-D sequences (contacts by FK with ``skeleton``,
     default :meth:`Skeleton.default`). ``on_error="skip"`` records bad sequences in ``report.skipped`` instead of
     raising; an empty split always raises."""
-    from ..motion.layout import from_finedance
+    from ..motion.convert import from_finedance
     from ..motion.skeleton import Skeleton
 
     root = Path(root).expanduser()

@@ -12,8 +12,8 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import DataError
+from ..motion.layout import FPS
 
-FPS = 30
 OnError = Literal["raise", "skip"]
 
 

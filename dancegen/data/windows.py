@@ -16,11 +16,10 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import DancegenError, DataError
-from ..motion.layout import ROOT
+from ..motion.layout import ROOT, WINDOW
 from .cache import FeatureCache
 from .sequence import Sequence
 
-WINDOW = 120
 TRAIN_STRIDE = 12
 TEST_STRIDE = 60
 MIN_STD = 0.07

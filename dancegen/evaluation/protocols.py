@@ -20,9 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import DancegenError
-from ..motion.layout import ROOT
-
-FPS = 30
+from ..motion.layout import FPS, ROOT
 
 
 @dataclass(frozen=True)
@@ -163,7 +161,17 @@ def clip_audio(audio: np.ndarray, sr: int, clip: Clip) -> np.ndarray:
     return audio[a:b]
 
 
+def beats_in_clip(song_frames: np.ndarray, clip: Clip) -> np.ndarray:
+    """A song's beat frames (30 FPS) → those inside ``clip``, counted from its first frame (``frame − start``)."""
+    frames = np.asarray(song_frames, dtype=np.int64) - clip.start
+    return frames[(frames >= 0) & (frames < clip.frames)]
+
+
+def seconds_to_frames(beats_seconds: np.ndarray) -> np.ndarray:
+    """Beat times (seconds) → 30-FPS frame indices (``round(t · 30)``)."""
+    return np.round(np.asarray(beats_seconds, dtype=np.float64) * FPS).astype(np.int64)
+
+
 def saved_beats(beats_seconds: np.ndarray, clip: Clip) -> np.ndarray:
     """Saved song beats (seconds) → frame indices inside ``clip`` (``round(t · 30) − start``, kept in range)."""
-    frames = np.round(np.asarray(beats_seconds, dtype=np.float64) * FPS).astype(int) - clip.start
-    return frames[(frames >= 0) & (frames < clip.frames)]
+    return beats_in_clip(seconds_to_frames(beats_seconds), clip)

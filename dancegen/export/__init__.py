@@ -1,5 +1,6 @@
 """Exports of a generated dance: ``motion.npz`` (SMPL-X/AMASS), ``dance.bvh``, ``dance.html``, ``dance.mp4``,
-``edge.pkl``.
+``edge.pkl`` — and any format an exporter plugin registers (:class:`Exporter`, hook
+``dancegen_register_exporters``).
 
 >>> import numpy as np, tempfile
 >>> from dancegen.export import export
@@ -7,62 +8,58 @@
 >>> paths = export(motion, None, None, tempfile.mkdtemp(), formats=("npz", "bvh"))
 >>> sorted(p.name for p in paths.values())
 ['dance.bvh', 'motion.npz']
+
+Importing this package is cheap (no numpy, torch or plugins): the writers are imported on first use.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
 from pathlib import Path
-
-import numpy as np
-import torch
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DancegenError
-from ..motion.skeleton import Skeleton
-from ._common import as_audio, as_motion, as_skeleton
-from .bvh import BVH, read_bvh, write_bvh
-from .edge_pkl import edge_dict, write_edge_pkl
-from .html import render_html, write_html
-from .npz import load_npz, smplx_poses, write_npz
+from .builtin import formats_help
+from .exporter import (
+    Exporter,
+    check_formats,
+    format_aliases,
+    format_names,
+    get_exporter,
+    registered_exporters,
+    resolve_formats,
+)
 
-#: Format name → file name written in the output folder.
-FORMATS: dict[str, str] = {
-    "npz": "motion.npz",
-    "bvh": "dance.bvh",
-    "html": "dance.html",
-    "mp4": "dance.mp4",
-    "edge_pkl": "edge.pkl",
+if TYPE_CHECKING:
+    import numpy as np
+    import torch
+
+    from ..motion.skeleton import Skeleton
+
+# Public names of the format modules, imported when first used (``from dancegen.export import write_npz``).
+_LAZY = {
+    "BVH": "bvh", "read_bvh": "bvh", "write_bvh": "bvh",
+    "edge_dict": "edge_pkl", "write_edge_pkl": "edge_pkl",
+    "render_html": "html", "write_html": "html",
+    "load_npz": "npz", "smplx_poses": "npz", "write_npz": "npz",
 }
-_ALIASES = {"pkl": "edge_pkl", "edge": "edge_pkl", "video": "mp4"}
 
 
-def resolve_formats(formats: Iterable[str] | str) -> list[str]:
-    """Format names (a list or a comma-separated string; aliases allowed) as distinct :data:`FORMATS` keys; one
-    :class:`DancegenError` line for an unknown name or none."""
-    names = [f for f in formats.split(",") if f.strip()] if isinstance(formats, str) else list(formats)
-    chosen: list[str] = []
-    for name in names:
-        key = str(name).strip().lower()
-        key = _ALIASES.get(key, key)
-        if key not in FORMATS:
-            raise DancegenError(f"unknown export format {name!r}; valid formats: {', '.join(FORMATS)} (aliases: "
-                                f"{', '.join(_ALIASES)})")
-        if key not in chosen:
-            chosen.append(key)
-    if not chosen:
-        raise DancegenError(f"no export format given; valid formats: {', '.join(FORMATS)}")
-    return chosen
+def __getattr__(name: str) -> Any:
+    if name == "FORMATS":
+        return format_files()
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-def check_formats(formats: Iterable[str] | str) -> list[str]:
-    """:func:`resolve_formats`, and the tools the chosen formats need (mp4: ffmpeg and matplotlib) present — before
-    anything is generated."""
-    chosen = resolve_formats(formats)
-    if "mp4" in chosen:
-        from .video import check_video_tools
-
-        check_video_tools()
-    return chosen
+def format_files() -> dict[str, str]:
+    """Format name → file name written in the output folder, for every registered exporter (built-ins first).
+    ``dancegen.export.FORMATS`` is the same dict."""
+    return {item.name: item.cls.filename for item in registered_exporters()}
 
 
 def export(
@@ -70,7 +67,7 @@ def export(
     audio: np.ndarray | torch.Tensor | None,
     sr: int | None,
     out_dir: str | Path,
-    formats: Iterable[str] = ("npz", "bvh", "html"),
+    formats: Iterable[str] | str = ("npz", "bvh", "html"),
     skeleton: Skeleton | None = None,
     genre: str = "",
     text: str = "",
@@ -78,12 +75,15 @@ def export(
 ) -> dict[str, Path]:
     """Write a (T, 319) motion in each requested format into ``out_dir``; returns ``{format: path}``.
 
-    ``formats``: names from :data:`FORMATS` (or the aliases ``pkl``/``edge`` and ``video``), as a list or a
-    comma-separated string. ``audio`` (mono or stereo samples at ``sr`` Hz, or ``None``) goes into the HTML player
-    and the mp4. Every file is written atomically. Unknown format names raise :class:`DancegenError` listing the
-    valid ones.
+    ``formats``: registered format names (:func:`format_names`: ``npz``, ``bvh``, ``html``, ``mp4``, ``edge_pkl``
+    and plugins' formats) or their aliases (``pkl``/``edge``, ``video``), as a list or a comma-separated string.
+    ``audio`` (mono or stereo samples at ``sr`` Hz, or ``None``) goes into the HTML player and the mp4. Every file
+    is written atomically. Unknown format names raise :class:`DancegenError` listing the valid ones.
     """
+    from ._common import as_audio, as_motion, as_skeleton
+
     chosen = resolve_formats(formats)
+    classes = {item.name: item.cls for item in registered_exporters()}
     m = as_motion(motion_319)
     skel = as_skeleton(skeleton)
     as_audio(audio, sr)  # check once, before anything is written
@@ -93,23 +93,13 @@ def export(
     out.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
     for key in chosen:
-        target = out / FORMATS[key]
-        if key == "npz":
-            paths[key] = write_npz(target, m, skeleton=skel, genre=genre, text=text, checkpoint_id=checkpoint_id)
-        elif key == "bvh":
-            paths[key] = write_bvh(target, m, skeleton=skel)
-        elif key == "html":
-            paths[key] = write_html(target, m, audio, sr, skeleton=skel, genre=genre, text=text)
-        elif key == "mp4":
-            from .video import write_video
-
-            paths[key] = write_video(target, m, audio, sr, skeleton=skel, genre=genre, text=text)
-        else:
-            paths[key] = write_edge_pkl(target, m, skeleton=skel)
+        paths[key] = Path(classes[key]().write(m, audio, sr, out, skel, genre=genre, text=text,
+                                               checkpoint_id=checkpoint_id))
     return paths
 
 
 __all__ = [
-    "BVH", "FORMATS", "check_formats", "edge_dict", "export", "load_npz", "read_bvh", "render_html", "resolve_formats",
-    "smplx_poses", "write_bvh", "write_edge_pkl", "write_html", "write_npz",
+    "BVH", "FORMATS", "Exporter", "check_formats", "edge_dict", "export", "format_aliases", "format_files",
+    "format_names", "formats_help", "get_exporter", "load_npz", "read_bvh", "registered_exporters", "render_html",
+    "resolve_formats", "smplx_poses", "write_bvh", "write_edge_pkl", "write_html", "write_npz",
 ]

@@ -8,11 +8,9 @@ import torch
 from ..atomic import atomic_path, write_atomic  # noqa: F401  (re-exported for the writers)
 from ..errors import DancegenError
 from ..motion.kinematics import forward_kinematics
-from ..motion.layout import NUM_CHANNELS, ROTATIONS
+from ..motion.layout import FPS, NUM_CHANNELS, ROTATIONS
 from ..motion.rotations import rot6d_to_matrix
 from ..motion.skeleton import Skeleton
-
-FPS = 30
 
 
 def as_motion(motion: np.ndarray | torch.Tensor) -> np.ndarray:

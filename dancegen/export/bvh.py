@@ -20,8 +20,9 @@ import numpy as np
 import torch
 
 from ..errors import DancegenError
+from ..motion.layout import FPS
 from ..motion.skeleton import JOINT_NAMES_52, PARENTS_52, SMPLH_TO_SMPLX, Skeleton
-from ._common import FPS, as_motion, as_skeleton, local_rotations, write_atomic
+from ._common import as_motion, as_skeleton, local_rotations, write_atomic
 
 _UNITS = {"cm": 100.0, "m": 1.0}
 ROOT_CHANNELS = ("Xposition", "Yposition", "Zposition", "Zrotation", "Yrotation", "Xrotation")

@@ -19,8 +19,9 @@ import torch
 
 from ..atomic import write_text_atomic
 from ..errors import DancegenError
+from ..motion.layout import FPS
 from ..motion.skeleton import JOINT_NAMES_55, PARENTS_55, Skeleton
-from ._common import FPS, as_audio, as_motion, as_skeleton, fit_audio, joint_positions
+from ._common import as_audio, as_motion, as_skeleton, fit_audio, joint_positions
 from ._player import TEMPLATE
 
 _AUDIO_FORMATS = {"ogg": ("OGG", "VORBIS", "audio/ogg"), "wav": ("WAV", "PCM_16", "audio/wav")}

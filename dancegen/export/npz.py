@@ -23,10 +23,10 @@ import numpy as np
 import torch
 
 from ..errors import DancegenError
-from ..motion.layout import CONTACTS, NUM_CHANNELS, ROOT, ROTATIONS
+from ..motion.layout import CONTACTS, FPS, NUM_CHANNELS, ROOT, ROTATIONS
 from ..motion.rotations import axis_angle_to_rot6d, matrix_to_axis_angle
 from ..motion.skeleton import SMPLH_TO_SMPLX, Skeleton
-from ._common import FPS, as_motion, as_skeleton, local_rotations, write_atomic
+from ._common import as_motion, as_skeleton, local_rotations, write_atomic
 
 NUM_BETAS = 10
 _META_KEYS = ("genre", "text", "checkpoint_id", "skeleton_source")

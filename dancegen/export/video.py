@@ -17,8 +17,9 @@ import numpy as np
 import torch
 
 from ..errors import DancegenError
+from ..motion.layout import FPS
 from ..motion.skeleton import JOINT_NAMES_55, PARENTS_55, Skeleton
-from ._common import FPS, as_audio, as_motion, as_skeleton, atomic_path, fit_audio, joint_positions
+from ._common import as_audio, as_motion, as_skeleton, atomic_path, fit_audio, joint_positions
 
 #: Our y-up coordinates → matplotlib's z-up ones by a proper rotation (+90° about x): (x, y, z) → (x, −z, y).
 _TO_MPL = np.array([[1.0, 0.0, 0.0], [0.0, 0.0, -1.0], [0.0, 1.0, 0.0]])

@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .encoder import FPS, MusicEncoder, ResamplingEncoder, check_features, num_frames
+from ..motion.layout import FPS
+from .encoder import MusicEncoder, ResamplingEncoder, check_features, num_frames
 
 __all__ = ["FPS", "MusicEncoder", "ResamplingEncoder", "build_music_encoder", "check_features", "num_frames",
            "parse_encoder_spec"]
@@ -32,7 +33,7 @@ def build_music_encoder(spec: str, **options: Any) -> MusicEncoder:
     import inspect
 
     from ..errors import DancegenError
-    from ..plugins import MUSIC_ENCODERS
+    from .registry import MUSIC_ENCODERS
 
     names = parse_encoder_spec(spec)
     classes = [MUSIC_ENCODERS.get(n).cls for n in names]

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DancegenWarning, DataError
-from .encoder import FPS
+from ..motion.layout import FPS
 
 #: Peak amplitude below which audio counts as silent (−100 dBFS).
 SILENCE_PEAK = 1e-5

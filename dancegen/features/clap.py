@@ -13,7 +13,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import DancegenError
-from .encoder import FPS, ResamplingEncoder
+from ..motion.layout import FPS
+from .encoder import ResamplingEncoder
 
 DEFAULT_MODEL = "laion/clap-htsat-unfused"
 WINDOW_SECONDS = 10
@@ -24,6 +25,9 @@ class CLAPEncoder(ResamplingEncoder):
 
     name: ClassVar[str] = "clap"
     needs_weights: ClassVar[bool] = True
+    weights: ClassVar[str] = f"HF {DEFAULT_MODEL}"
+    download_size: ClassVar[str] = "≈ 615 MB"
+    offline: ClassVar[bool] = False
     nominal_dim: ClassVar[int | None] = 768
 
     def __init__(

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-FPS = 30
+from ..motion.layout import FPS
 
 
 def num_frames(num_samples: int, sr: int) -> int:
@@ -27,13 +27,17 @@ class MusicEncoder(ABC):
     """Audio → (T, dim) float32 features at exactly 30 FPS (frame i covers [i/30, (i+1)/30)).
 
     Class attributes describe the encoder for ``dancegen plugins``: ``name`` (registry name),
-    ``needs_weights`` (neural weights must be supplied or downloaded), ``offline`` (runs with no network once
-    set up). Instances set ``sample_rate`` (the rate the encoder resamples audio to) and implement ``dim``,
-    :meth:`encode` and :meth:`config`.
+    ``needs_weights`` (neural weights or precomputed features must be supplied or downloaded), ``weights`` (what:
+    a file name, a Hugging Face model id, a features folder), ``download_size`` (approximate size of that one-time
+    download, e.g. ``"≈ 380 MB"``; empty when nothing is downloaded) and ``offline`` (ready on a fresh install with
+    no network: nothing to download or supply). Instances set ``sample_rate`` (the rate the encoder resamples audio
+    to) and implement ``dim``, :meth:`encode` and :meth:`config`.
     """
 
     name: ClassVar[str] = ""
     needs_weights: ClassVar[bool] = False
+    weights: ClassVar[str] = ""
+    download_size: ClassVar[str] = ""
     offline: ClassVar[bool] = True
     #: Output dim with default options, known without weights (``None`` when it depends on the model).
     nominal_dim: ClassVar[int | None] = None

@@ -32,6 +32,9 @@ class JukeboxEncoder(MusicEncoder):
 
     name: ClassVar[str] = "jukebox"
     needs_weights: ClassVar[bool] = True
+    weights: ClassVar[str] = f"<song>.npy in ${ENV_DIR}"
+    download_size: ClassVar[str] = "≈ 10 GB (jukemirlib)"
+    offline: ClassVar[bool] = False
     nominal_dim: ClassVar[int | None] = DIM
 
     def __init__(self, features_dir: str | Path | None = None, tolerance: int = 3) -> None:

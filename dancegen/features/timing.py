@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .encoder import FPS
+from ..motion.layout import FPS
 
 
 def frame_centres(frames: int) -> np.ndarray:

@@ -5,7 +5,7 @@ own implementation; its weights are the original project's ``Wav2CLIP.pt`` (MIT)
 option ``weights=``, env ``DANCEGEN_WAV2CLIP_WEIGHTS``, the cache (``$DANCEGEN_CACHE`` or
 ``~/.cache/dancegen``), else downloaded once from :data:`WEIGHTS_URL` (unless offline). The file (a torch state
 dict, or the same as ``.safetensors``) is read without running pickled code (``weights_only=True``); a
-checkpoint's ``config.json`` never names it (:func:`dancegen.train.checkpoint_paths.checkpoint_encoder_options`).
+checkpoint's ``config.json`` never names it (:func:`dancegen.checkpoint.paths.checkpoint_encoder_options`).
 Standardisation uses the statistics of all of a song's windows (``norm="song"``, as the published extraction,
 which embeds a whole song as one batch) or of each window alone (``norm="window"``).
 """
@@ -71,6 +71,9 @@ class Wav2CLIPEncoder(ResamplingEncoder):
 
     name: ClassVar[str] = "wav2clip"
     needs_weights: ClassVar[bool] = True
+    weights: ClassVar[str] = WEIGHTS_FILE
+    download_size: ClassVar[str] = "≈ 45 MB"
+    offline: ClassVar[bool] = False
     nominal_dim: ClassVar[int | None] = 512
 
     def __init__(

@@ -23,6 +23,9 @@ class Wav2Vec2Encoder(ResamplingEncoder):
 
     name: ClassVar[str] = "wav2vec2"
     needs_weights: ClassVar[bool] = True
+    weights: ClassVar[str] = f"HF {DEFAULT_MODEL}"
+    download_size: ClassVar[str] = "≈ 380 MB"
+    offline: ClassVar[bool] = False
     nominal_dim: ClassVar[int | None] = 768
 
     def __init__(

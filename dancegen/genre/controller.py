@@ -214,18 +214,3 @@ class GenreController(nn.Module, ABC):
 
     def extra_repr(self) -> str:
         return f"name={self.name!r}, embedding_dim={self.embedding_dim}"
-
-
-def build_genre_controller(config: str | dict[str, Any], **options: Any) -> GenreController:
-    """A registered controller from its name (plus ``options``) or from a :meth:`GenreController.config` dict."""
-    from mtlkit.registry import UnknownNameError
-
-    from ..plugins import GENRE_CONTROLLERS
-
-    cfg = {"name": config} if isinstance(config, str) else dict(config)
-    cfg.update(options)
-    try:
-        item = GENRE_CONTROLLERS.get(str(cfg.get("name", "")))
-    except UnknownNameError as exc:
-        raise DancegenError(str(exc)) from None
-    return item.cls.from_config(cfg)

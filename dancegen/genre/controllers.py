@@ -22,7 +22,7 @@ _LABEL_LOGIT = 20.0  # one-hot logits of the label controller: softmax gives 1 â
 
 
 def _encoder_options(text_encoder: str | dict[str, Any], allow_random_weights: bool) -> dict[str, Any]:
-    options = {"name": text_encoder} if isinstance(text_encoder, str) else dict(text_encoder)
+    options: dict[str, Any] = {"name": text_encoder} if isinstance(text_encoder, str) else dict(text_encoder)
     if allow_random_weights and str(options.get("name", "")).lower() == "clip":
         options.setdefault("allow_random_weights", True)
     return options

@@ -12,11 +12,11 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..errors import DataError
+from ..motion.layout import FPS
 from .joints import as_clips
 
 SMOOTH_SIGMA = 5.0
 BEAT_SIGMA = 3.0
-FPS = 30
 HOP_LENGTH = 512
 SAMPLE_RATE = FPS * HOP_LENGTH  # 15360 Hz: one hop is one motion frame
 

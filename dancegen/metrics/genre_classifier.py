@@ -37,7 +37,7 @@ def motion_descriptor(joints: np.ndarray) -> np.ndarray:
 
 
 def _stratified_split(labels: np.ndarray, fraction: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    held_out = []
+    held_out: list[int] = []
     for cls in np.unique(labels):
         idx = rng.permutation(np.flatnonzero(labels == cls))
         held_out.extend(idx[: round(fraction * len(idx))])

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import DataError
-from .beats import FPS
+from ..motion.layout import FPS
 from .joints import BODY_JOINTS
 
 BODY = list(BODY_JOINTS)

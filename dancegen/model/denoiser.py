@@ -17,12 +17,9 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import DancegenError
+from ..motion.layout import BODY_CHANNELS, HAND_CHANNELS, NUM_CHANNELS
 from .config import ModelConfig
 from .layers import FiLMDecoderLayer, gated_sum, rotary_cos_sin, sinusoidal_embedding
-
-BODY_CHANNELS = 139  # contacts 4 | root 3 | joints 0–21 × rot6d
-HAND_CHANNELS = 180  # 30 hand joints × rot6d
-MOTION_CHANNELS = BODY_CHANNELS + HAND_CHANNELS
 
 
 def _mlp(d_in: int, width: int) -> nn.Sequential:
@@ -94,8 +91,8 @@ class GCDanceDenoiser(nn.Module):
 
     def _check(self, x_t: Tensor, t: Tensor, music: Tensor, genre: Tensor) -> None:
         cfg = self.config
-        if x_t.ndim != 3 or x_t.shape[-1] != MOTION_CHANNELS:
-            raise DancegenError(f"x_t must be (B, T, {MOTION_CHANNELS}), got {tuple(x_t.shape)}")
+        if x_t.ndim != 3 or x_t.shape[-1] != NUM_CHANNELS:
+            raise DancegenError(f"x_t must be (B, T, {NUM_CHANNELS}), got {tuple(x_t.shape)}")
         b, n, _ = x_t.shape
         if n > cfg.seq_len:
             raise DancegenError(f"motion window of {n} frames exceeds the model's seq_len {cfg.seq_len}")

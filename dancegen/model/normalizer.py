@@ -19,6 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import DancegenError
+from ..motion.layout import NUM_CHANNELS
 
 CONTACT_CHANNELS = 4
 _MODES = ("minmax", "standard")
@@ -30,7 +31,7 @@ class MotionNormalizer(nn.Module):
     shift: Tensor
     scale: Tensor
 
-    def __init__(self, channels: int = 319, mode: str = "minmax") -> None:
+    def __init__(self, channels: int = NUM_CHANNELS, mode: str = "minmax") -> None:
         super().__init__()
         if mode not in _MODES:
             raise DancegenError(f"unknown normalisation mode {mode!r}; choose one of: {', '.join(_MODES)}")

@@ -1,6 +1,7 @@
 """Motion core: rotations, the 319-D layout, the SMPL-H/SMPL-X skeleton, forward kinematics, contacts, mirroring."""
 
 from .contacts import FOOT_JOINTS, foot_contacts, mirror
+from .convert import from_finedance, to_finedance
 from .kinematics import forward_kinematics, forward_kinematics_matrices
 from .layout import (
     BODY,
@@ -15,9 +16,7 @@ from .layout import (
     ROOT,
     ROTATIONS,
     channel_mask,
-    from_finedance,
     joint_channels,
-    to_finedance,
 )
 from .rotations import (
     axis_angle_to_matrix,

@@ -18,11 +18,10 @@ import torch
 from torch import Tensor
 
 from .kinematics import joints_numpy
-from .layout import NUM_CHANNELS, ROOT
+from .layout import FPS, NUM_CHANNELS, ROOT
 from .skeleton import Skeleton
 
 FLOOR_CLEARANCE = 0.02  # metres between the ground (y = 0) and the lowest joint of a standing body
-FPS = 30
 _UP = 1
 _PASSES = 3
 

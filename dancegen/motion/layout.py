@@ -15,21 +15,27 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import numpy as np
 import torch
 
 from ..errors import DancegenError
 from .skeleton import JOINT_NAMES_52
 
+#: Frames per second of every motion and of the per-frame music features (FineDance, AIST++ resampled, the model).
+FPS = 30
+#: Frames in one model window (4 s): training samples and the long-form sampler's windows.
+WINDOW = 120
 NUM_CHANNELS = 319
 NUM_JOINTS = 52
 FINEDANCE_CHANNELS = 315
+#: Channels of the body expert (contacts, root, joints 0–21) and of the hand expert (joints 22–51).
+BODY_CHANNELS = 139
+HAND_CHANNELS = NUM_CHANNELS - BODY_CHANNELS
 
 CONTACTS = slice(0, 4)
 ROOT = slice(4, 7)
 ROTATIONS = slice(7, 319)
-BODY = slice(0, 139)
-HANDS = slice(139, 319)
+BODY = slice(0, BODY_CHANNELS)
+HANDS = slice(BODY_CHANNELS, NUM_CHANNELS)
 LEFT_HAND = slice(139, 229)
 RIGHT_HAND = slice(229, 319)
 
@@ -92,31 +98,3 @@ def channel_mask(
     mask[ROOT] = with_root if include_root is None else include_root
     mask[CONTACTS] = with_root if include_contacts is None else include_contacts
     return mask
-
-
-def from_finedance(arr: np.ndarray | torch.Tensor, skeleton: object | None = None) -> torch.Tensor:
-    """FineDance (T, 315) = root 3 + 52 × rot6d → 319-D with foot contacts computed by forward kinematics.
-
-    ``skeleton`` defaults to :meth:`Skeleton.default`. Returns float32 on the input's device (CPU for numpy).
-    """
-    from .contacts import foot_contacts
-    from .kinematics import forward_kinematics
-    from .skeleton import Skeleton
-
-    x = torch.as_tensor(np.asarray(arr) if not isinstance(arr, torch.Tensor) else arr, dtype=torch.float32)
-    if x.shape[-1] != FINEDANCE_CHANNELS:
-        raise DancegenError(f"FineDance motion must have {FINEDANCE_CHANNELS} channels, got shape {tuple(x.shape)}")
-    skel = skeleton if isinstance(skeleton, Skeleton) else Skeleton.default()
-    motion = torch.cat((torch.zeros(*x.shape[:-1], 4, dtype=x.dtype, device=x.device), x), dim=-1)
-    with torch.no_grad():
-        joints = forward_kinematics(motion, skel.to(x.device))
-    motion[..., CONTACTS] = foot_contacts(joints)
-    return motion
-
-
-def to_finedance(motion: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """319-D → FineDance (T, 315) (drops the contacts)."""
-    m = torch.as_tensor(np.asarray(motion) if not isinstance(motion, torch.Tensor) else motion)
-    if m.shape[-1] != NUM_CHANNELS:
-        raise DancegenError(f"motion must have {NUM_CHANNELS} channels, got shape {tuple(m.shape)}")
-    return m[..., 4:]

@@ -1,7 +1,8 @@
-"""GCDance multi-task training: configuration, the training loop (mtlkit-aggregated task losses), checkpoints."""
+"""GCDance multi-task training: configuration, the training loop (mtlkit-aggregated task losses), run folders.
 
-from .checkpoint import latest_checkpoint, load_flat, load_tree, read_config
+Checkpoint folders (layout, saving, loading) belong to :mod:`dancegen.checkpoint`, shared with generation."""
+
 from .config import TrainConfig
 from .loop import Trainer, lr_at
 
-__all__ = ["TrainConfig", "Trainer", "latest_checkpoint", "load_flat", "load_tree", "lr_at", "read_config"]
+__all__ = ["TrainConfig", "Trainer", "lr_at"]

@@ -24,8 +24,7 @@ class GenreInputs:
 
     @classmethod
     def build(cls, cfg: TrainConfig, device: str) -> GenreInputs:
-        from ..genre.controller import build_genre_controller
-        from ..plugins import GENRE_CONTROLLERS
+        from ..genre.registry import GENRE_CONTROLLERS, build_genre_controller
 
         opts = dict(cfg.controller_options)
         item_cls = GENRE_CONTROLLERS.get(cfg.genre_controller).cls

@@ -8,7 +8,6 @@ checkpoints, so a resumed CPU run is bit-identical to an uninterrupted one.
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from contextlib import nullcontext
@@ -68,6 +67,10 @@ class Trainer:
         elif self.dist.enabled:
             r.ema.load_state_dict(r.model.state_dict())
         self._autocast = self._autocast_context()
+        #: What :meth:`fit` did (set when it returns): ``steps`` (the run's step count), ``steps_run``, ``seconds``
+        #: (wall time of the loop), ``checkpoint`` and ``last`` (the final step's metrics.jsonl record, or None
+        #: when no step ran).
+        self.summary: dict[str, Any] | None = None
 
     # -- one step ------------------------------------------------------------------------------------------------
 
@@ -159,9 +162,11 @@ class Trainer:
 
     def fit(self) -> Path | None:
         """Train until ``cfg.steps``; checkpoints every ``checkpoint_every`` steps and at the end. Returns the last
-        checkpoint folder (rank 0) or None."""
+        checkpoint folder (rank 0) or None; :attr:`summary` tells what was done."""
         r, cfg, info = self.run, self.cfg, self.dist
         last: Path | None = None
+        record: dict[str, Any] | None = None
+        start, tic = r.step, time.perf_counter()
         r.model.train()
         r.controller.train()
         try:
@@ -175,6 +180,7 @@ class Trainer:
                     weights = None if log["weights"] is None else [log["weights"].get(t) for t in cfg.tasks]
                     logged = r.step % cfg.log_every == 0 or r.step == cfg.steps
                     mon.step(r.step, out["losses"], weights, log if logged else None)
+                    record = log
                     if r.step % cfg.checkpoint_every == 0 or r.step == cfg.steps:
                         if info.is_main:
                             last = save(r, self.out)
@@ -183,6 +189,8 @@ class Trainer:
                     write_replica_hash(self.out, r.model, info)
         finally:
             shutdown(info)
+        self.summary = {"steps": r.step, "steps_run": r.step - start, "seconds": time.perf_counter() - tic,
+                        "checkpoint": last, "last": record}
         return last
 
 
@@ -235,12 +243,4 @@ def write_replica_hash(out: Path, model: nn.Module, info: DistInfo) -> None:
     (out / f"replica_hash_rank{info.rank}.txt").write_text(h.hexdigest() + "\n")
 
 
-def accepts(fn: Any, name: str) -> bool:
-    """Whether callable ``fn`` takes a keyword ``name``."""
-    try:
-        return name in inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return False
-
-
-__all__ = ["Trainer", "accepts", "lr_at", "resolve_device"]
+__all__ = ["Trainer", "lr_at", "resolve_device"]

@@ -19,8 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from ..checkpoint.files import CHECKPOINTS, LATEST, STEP_DIR
 from ..locking import output_lock
-from .checkpoint import CHECKPOINTS, LATEST, STEP_DIR
 
 _RUN_ENTRY = re.compile(rf"^(?:{CHECKPOINTS}|{LATEST}|metrics\.jsonl|tensorboard|replica_hash_rank\d+\.txt)$")
 _TEMP_FILE = re.compile(rf"^\.(?:{LATEST}\.\w+(?:\.tmp)?|metrics\.jsonl\.tmp)$")  # killed writes of these two

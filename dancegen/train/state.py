@@ -4,26 +4,37 @@ built, checkpointed and restored."""
 from __future__ import annotations
 
 import copy
+import inspect
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from ..errors import DancegenError, DataError
-from .checkpoint import (
+from ..checkpoint.components import (
+    Components,
+    build_encoder,
+    build_normalizer,
+    checkpoint_parts,
+    split_controller_state,
+)
+from ..checkpoint.files import (
     dataset_fingerprint,
     latest_checkpoint,
     load_flat,
     load_tree,
     read_config,
-    restore_rng_states,
-    rng_states,
     save_checkpoint,
 )
-from .checkpoint_paths import HEAD_FILE
+from ..errors import DancegenError, DataError
+from ..features.encoder import MusicEncoder
+from ..genre.controller import GenreController
+from ..model import GCDanceDenoiser, MotionNormalizer
+from ..motion.skeleton import Skeleton
+from ..motion.skeleton_files import load_skeleton
+from .checkpoint import restore_rng_states, rng_states
 from .config import TrainConfig
 from .distributed import DistInfo, barrier
 from .genre_inputs import GenreInputs
@@ -64,15 +75,15 @@ class EpochSampler:
 @dataclass
 class RunState:
     cfg: TrainConfig
-    encoder: Any
+    encoder: MusicEncoder
     genre: GenreInputs
-    controller: nn.Module
-    skeleton: Any
+    controller: GenreController
+    skeleton: Skeleton
     dataset: Any
     fingerprint: str
-    normalizer: Any
-    model: nn.Module
-    ema: nn.Module
+    normalizer: MotionNormalizer
+    model: GCDanceDenoiser
+    ema: GCDanceDenoiser
     params: list[Tensor]
     shared_params: list[Tensor]
     task_params: list[Tensor]
@@ -86,6 +97,13 @@ class RunState:
     window: int
     step: int = 0
     checkpoint: Path | None = None
+
+    def components(self) -> Components:
+        """The run's model components (weights: the raw ones) as :mod:`dancegen.checkpoint` saves them."""
+        return Components(self.model, self.normalizer, self.encoder, self.controller, self.skeleton,
+                          music_spec=self.cfg.music_encoders, encoder_options=dict(self.cfg.encoder_options),
+                          allow_random_weights=self.cfg.allow_random_weights, controller_name=self.genre.name,
+                          trained_classifier=self.genre.use_classifier)
 
 
 def check_out_dir(out: Path, resume: bool) -> Path | None:
@@ -107,29 +125,12 @@ def check_out_dir(out: Path, resume: bool) -> Path | None:
     return None
 
 
-def load_skeleton(spec: str) -> Any:
-    from ..motion import Skeleton
-
-    if spec == "default":
-        return Skeleton.default()
-    path = Path(spec).expanduser()
-    if path.is_dir():
-        return Skeleton.from_smplx(path)
-    if path.is_file():
-        return Skeleton.from_joints_file(path)
-    raise DancegenError(f"skeleton {spec!r}: not 'default', an SMPL-X model folder or a (55, 3) joints file")
-
-
-def build_encoder(cfg: TrainConfig) -> Any:
-    from ..features import build_music_encoder
-
-    opts = dict(cfg.encoder_options)
-    if cfg.allow_random_weights:
-        opts["allow_random_weights"] = True
+def accepts(fn: Any, name: str) -> bool:
+    """Whether callable ``fn`` takes a keyword ``name``."""
     try:
-        return build_music_encoder(cfg.music_encoders, **opts)
-    except TypeError as exc:
-        raise DancegenError(f"music encoders {cfg.music_encoders!r}: {exc}") from None
+        return name in inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def build_aggregator(cfg: TrainConfig, generator: torch.Generator) -> tuple[Any, str]:
@@ -141,7 +142,6 @@ def build_aggregator(cfg: TrainConfig, generator: torch.Generator) -> tuple[Any,
         mtlkit.get_aggregator(cfg.aggregator)  # raises the registry's close-match error
     info = infos[cfg.aggregator]
     opts = cfg.aggregator_kwargs()
-    from .loop import accepts
 
     if info.properties.randomised and accepts(info.cls.__init__, "generator") and not {"generator", "seed"} & set(opts):
         opts["generator"] = generator
@@ -164,8 +164,9 @@ def preflight(cfg: TrainConfig) -> None:
     import mtlkit
 
     from ..features import parse_encoder_spec
+    from ..features.registry import MUSIC_ENCODERS
+    from ..genre.registry import GENRE_CONTROLLERS
     from ..path_checks import check_input_dir, check_output_dir
-    from ..plugins import GENRE_CONTROLLERS, MUSIC_ENCODERS
 
     check_input_dir(cfg.data, "data directory")
     check_output_dir(cfg.out, "--out")
@@ -195,10 +196,8 @@ def _check_resume(ckpt: dict[str, Any], cfg: TrainConfig, encoder: Any, genre: G
                                 f"this run asks for {getattr(cfg, key)!r}")
 
 
-def _fit_normalizer(dataset: Any, mode: str) -> Any:
+def _fit_normalizer(dataset: Any, mode: str) -> MotionNormalizer:
     """Fit the motion normaliser on the training windows (root re-centred), streaming over them."""
-    from ..model import MotionNormalizer
-
     n = len(dataset)
     if mode == "minmax":  # min/max per channel is all a min-max fit uses
         lo = hi = None
@@ -206,6 +205,8 @@ def _fit_normalizer(dataset: Any, mode: str) -> Any:
             m = dataset[i]["motion"]
             lo = m.min(0).values if lo is None else torch.minimum(lo, m.min(0).values)
             hi = m.max(0).values if hi is None else torch.maximum(hi, m.max(0).values)
+        if lo is None or hi is None:
+            raise DancegenError("no training windows to fit the motion normaliser on")
         return MotionNormalizer.fit(torch.stack((lo, hi)), mode)
     step = max(1, n // 4096)  # a deterministic subsample of at most ~4096 windows
     return MotionNormalizer.fit(torch.stack([dataset[i]["motion"] for i in range(0, n, step)]), mode)
@@ -217,7 +218,7 @@ def build_run(cfg: TrainConfig, device: str, dist: DistInfo, resume: bool) -> Ru
 
     from ..data import FeatureCache, WindowDataset, default_cache_root, load_finedance
     from ..diffusion import DiffusionScheduler
-    from ..model import GCDanceDenoiser, ModelConfig
+    from ..model import ModelConfig
 
     preflight(cfg)
     out = Path(cfg.out).expanduser()
@@ -225,7 +226,7 @@ def build_run(cfg: TrainConfig, device: str, dist: DistInfo, resume: bool) -> Ru
     if not any(data_dir.iterdir()):
         raise DataError(f"data directory {data_dir} is empty (expected motion/, music_wav/ and labels)")
     ckpt_dir = check_out_dir(out, resume)  # every rank checks, so all fail alike before any collective call
-    encoder = build_encoder(cfg)
+    encoder = build_encoder(cfg.music_encoders, cfg.encoder_options, cfg.allow_random_weights)
     genre = GenreInputs.build(cfg, device)
     skeleton = load_skeleton(cfg.skeleton)
     ckpt = read_config(ckpt_dir) if ckpt_dir is not None else None
@@ -249,7 +250,7 @@ def build_run(cfg: TrainConfig, device: str, dist: DistInfo, resume: bool) -> Ru
         raise DancegenError(f"model seq_len {mcfg.seq_len} is shorter than the {dataset.window}-frame windows")
     model = GCDanceDenoiser(mcfg).to(device)
     ema = copy.deepcopy(model).requires_grad_(False).eval()
-    controller = genre.controller.to(device)
+    controller = cast(GenreController, genre.controller.to(device))  # GenreInputs.build made it
     torch.manual_seed(cfg.seed + 1 + dist.rank)  # dropout: torch's global RNG, per rank
 
     shared, task = genre.split_params(model, cfg)
@@ -257,14 +258,14 @@ def build_run(cfg: TrainConfig, device: str, dist: DistInfo, resume: bool) -> Ru
     generators = {name: torch.Generator().manual_seed(cfg.seed * 1000 + k) for k, name in enumerate(GENERATORS)}
     aggregator, backend = build_aggregator(cfg, generators["aggregator"])
     aggregator.to(device)
-    groups = [{"params": params}]
+    groups: list[dict[str, Any]] = [{"params": params}]
     own = [p for p in aggregator.parameters() if p.requires_grad]  # learnable weights (uncertainty weighting)
     if own:
         groups.append({"params": own, "weight_decay": 0.0})
         params = params + own
-    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
-    normalizer = (_fit_normalizer(dataset, cfg.normalizer) if ckpt is None
-                  else _normalizer_from(load_flat(ckpt_dir, "normalizer"), cfg.normalizer)).to(device)
+    optimizer = torch.optim.AdamW(groups, lr=cfg.lr, betas=(cfg.betas[0], cfg.betas[1]), weight_decay=cfg.weight_decay)
+    normalizer = (_fit_normalizer(dataset, cfg.normalizer) if ckpt_dir is None
+                  else build_normalizer(load_flat(ckpt_dir, "normalizer"), cfg.normalizer)).to(device)
     return RunState(cfg=cfg, encoder=encoder, genre=genre, controller=controller, skeleton=skeleton.to(device),
                     dataset=dataset, fingerprint=fingerprint, normalizer=normalizer, model=model, ema=ema,
                     params=params, shared_params=shared, task_params=task, optimizer=optimizer, aggregator=aggregator,
@@ -274,21 +275,6 @@ def build_run(cfg: TrainConfig, device: str, dist: DistInfo, resume: bool) -> Ru
                     checkpoint=ckpt_dir)
 
 
-def _normalizer_from(tensors: dict[str, Tensor], mode: str) -> Any:
-    from ..model import MotionNormalizer
-
-    norm = MotionNormalizer(tensors["shift"].shape[0], mode)
-    norm.shift.copy_(tensors["shift"])
-    norm.scale.copy_(tensors["scale"])
-    return norm
-
-
-def _split_prefix(tensors: dict[str, Tensor], prefix: str) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-    mine = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-    rest = {k: v for k, v in tensors.items() if not k.startswith(prefix)}
-    return rest, mine
-
-
 def save(r: RunState, out: Path) -> Path:
     """Write a checkpoint of the current step (rank 0)."""
     import mtlkit
@@ -296,45 +282,30 @@ def save(r: RunState, out: Path) -> Path:
     from .. import __version__
 
     cfg = r.cfg
-    controller_state = {f"controller.{k}": v for k, v in r.controller.state_dict().items()}
-    controller, files = r.genre.describe(), {}
-    if controller["config"].get("head"):  # the head file travels inside the checkpoint, named relatively
-        files[HEAD_FILE] = Path(controller["config"]["head"]).expanduser()
-        controller = {**controller, "config": {**controller["config"], "head": HEAD_FILE}}
+    parts = checkpoint_parts(r.components(), ema=r.ema)  # model, EMA, normaliser, encoder, controller, skeleton
     config = {
         "code_version": {"dancegen": __version__, "mtlkit": mtlkit.__version__, "torch": torch.__version__},
         "train": cfg.to_dict(),
-        "model": r.model.config.to_dict(),
-        "music_encoder": {"spec": cfg.music_encoders, "dim": r.encoder.dim, "config": r.encoder.config(),
-                          "config_hash": r.encoder.config_hash(),
-                          "allow_random_weights": cfg.allow_random_weights},
-        "genre_controller": controller,
-        "skeleton": {"source": r.skeleton.source, "rest_joints": r.skeleton.rest_joints.cpu().tolist()},
-        "normalizer": {"mode": cfg.normalizer},
+        **parts.config,
         "data": {"dir": str(Path(cfg.data).expanduser().resolve()), "split": cfg.split, "protocol": cfg.protocol,
                  "fingerprint": r.fingerprint, "windows": r.dataset.stats},
         "aggregator": {"name": cfg.aggregator, "options": {k: v for k, v in cfg.aggregator_kwargs().items()
                                                            if k != "generator"}, "backend": r.backend},
         "tasks": list(cfg.tasks),
     }
-    flat = {
-        "model": {**r.model.state_dict(), **controller_state},
-        "ema": {**r.ema.state_dict(), **controller_state},
-        "normalizer": {"shift": r.normalizer.shift, "scale": r.normalizer.scale},
-    }
     trees = {
         "optimizer": r.optimizer.state_dict(),
         "aggregator": r.aggregator.state_dict(),
         "rng": {"generators": rng_states(r.generators), "sampler": r.sampler.state_dict()},
     }
-    return save_checkpoint(out, r.step, config, flat, trees, keep=cfg.keep_checkpoints, files=files)
+    return save_checkpoint(out, r.step, config, parts.flat, trees, keep=cfg.keep_checkpoints, files=parts.files)
 
 
 def restore(r: RunState, folder: Path) -> None:
     """Load a checkpoint's weights, optimiser, aggregator and RNG states into ``r``."""
     ckpt = read_config(folder)
-    model_state, ctrl = _split_prefix(load_flat(folder, "model"), "controller.")
-    ema_state, _ = _split_prefix(load_flat(folder, "ema"), "controller.")
+    model_state, ctrl = split_controller_state(load_flat(folder, "model"))
+    ema_state, _ = split_controller_state(load_flat(folder, "ema"))
     r.model.load_state_dict(model_state)
     r.ema.load_state_dict(ema_state)
     r.controller.load_state_dict(ctrl)

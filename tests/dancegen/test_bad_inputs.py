@@ -187,7 +187,7 @@ CASES = {
     "unknown-device": Case(gen("--device", "tpu"), "--device 'tpu'"),
     # -- generate: the song
     "song-missing": Case(gen(song="{song}.missing"), "audio file not found"),
-    "song-is-a-folder": Case(gen(song="{folder}"), "is a folder, not a file"),
+    "song-is-a-folder": Case(gen(song="{folder}"), "the folder holds no song"),
     "song-empty-file": Case(gen(song="{empty}"), "the file is empty (0 bytes)"),
     "song-text-named-mp3": Case(gen(song="{text_mp3}"), "it is not audio (the file holds text)"),
     "song-random-bytes": Case(gen(song="{junk}"), "it is not audio soundfile or librosa can decode"),

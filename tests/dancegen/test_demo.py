@@ -39,7 +39,8 @@ def test_bundled_checkpoint_is_small_offline_and_trained() -> None:
 
 
 def test_bundled_model_generates_offline(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dancegen.pipeline import DancePipeline, default_checkpoint_dir
+    from dancegen.checkpoint import default_checkpoint_dir
+    from dancegen.pipeline import DancePipeline
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")

@@ -106,6 +106,75 @@ def test_motions_gt_slices_fid_zero(data: Path, tmp_path: Path) -> None:
     assert (tmp_path / "cache" / "genre_classifier").is_dir()
 
 
+@pytest.fixture
+def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Counts of the real librosa beat tracker's and the project's audio loader's calls (both still run)."""
+    import librosa
+
+    import dancegen.features.audio as audio
+
+    counts = {"beat_track": 0, "load_audio": 0}
+
+    def counting(module: object, name: str) -> None:
+        real = getattr(module, name)
+
+        def wrapper(*args: object, **kwargs: object) -> object:
+            counts[name] += 1
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, wrapper)
+
+    counting(librosa.beat, "beat_track")
+    counting(audio, "load_audio")
+    return counts
+
+
+def test_audio_beats_once_per_song(data: Path, tmp_path: Path, counted: dict[str, int]) -> None:
+    """--beats audio: each test song is decoded once and beat-tracked once (whole song), for the generated row and
+    the GT row alike; a clip's beats are the song's beats inside it."""
+    from dancegen.evaluation import load_songs
+    from dancegen.metrics import music_beats
+
+    _export_slices(data, tmp_path / "m")
+    report = evaluate(data, "gcdance", motions=tmp_path / "m", beats="audio", cache_dir=tmp_path / "cache")
+    test = load_finedance(data, split="test")
+    assert counted == {"beat_track": len(test), "load_audio": len(test)} == {"beat_track": 3, "load_audio": 3}
+    assert report["beats_source"].startswith("audio")
+    gen, gt = report["generated"]["metrics"], report["gt_row"]["metrics"]
+    assert 0.0 < gt["bas"] <= 1.0
+    assert gen["bas"]["mean"] == pytest.approx(gt["bas"], rel=1e-9)  # the same beats for both rows
+    # a clip's beats are the whole song's beats inside it, from its first frame
+    songs = load_songs(data, test, "audio")
+    song = songs[test[0].id]
+    whole = music_beats(*song.wave)
+    clip = cut_clips(test, GCDANCE)[1]
+    assert (clip.sequence_id, clip.start) == (song.id, 60)
+    expected = whole[(whole >= 60) & (whole < 180)] - 60
+    np.testing.assert_array_equal(songs.clip_beats([clip])[0], expected)
+    assert expected.size > 0
+    # saved beats (auto, every song has them): no beat tracking at all
+    counted.update(beat_track=0)
+    assert evaluate(data, "gcdance", motions=tmp_path / "m", cache_dir=tmp_path / "cache")["beats_source"].startswith(
+        "saved")
+    assert counted["beat_track"] == 0
+
+
+def test_evaluation_imports_no_training_and_no_own_audio_reader() -> None:
+    """Evaluation reads skeletons with dancegen.motion.skeleton_files and audio with dancegen.features.audio only."""
+    import ast
+
+    import dancegen.evaluation
+
+    for path in Path(dancegen.evaluation.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                name = "." * node.level + (node.module or "")
+                assert not name.startswith(("..train", "dancegen.train")), (path.name, name)
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
+                assert not any(n.split(".")[0] in ("soundfile", "audioread") for n in names), (path.name, names)
+
+
 def test_motions_whole_songs_and_edge_pkl(data: Path, tmp_path: Path) -> None:
     (tmp_path / "npz").mkdir()
     (tmp_path / "pkl").mkdir()

@@ -7,6 +7,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -133,6 +134,32 @@ def test_songs_checkpoint(data: Path, checkpoint: Path) -> None:
         evaluate(data, "songs", checkpoint=checkpoint, longform="x")
     with pytest.raises(DancegenError, match="cleanup 'all': expected one of feet, floor, none"):
         evaluate(data, "songs", checkpoint=checkpoint, cleanup="all")
+
+
+def test_checkpoint_audio_beats_once_per_song(data: Path, checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--checkpoint --beats audio under gcdance (3 slices per song): generation, the generated row and the GT row share
+    one decode and one beat tracking of each test song (the real functions run, only counted)."""
+    import librosa
+
+    import dancegen.features.audio as audio
+
+    counts = {"beat_track": 0, "load_audio": 0}
+
+    def counting(name: str, real: Callable[..., object]) -> Callable[..., object]:
+        def wrapper(*args: object, **kwargs: object) -> object:
+            counts[name] += 1
+            return real(*args, **kwargs)
+
+        return wrapper
+
+    for module, name in ((librosa.beat, "beat_track"), (audio, "load_audio")):
+        monkeypatch.setattr(module, name, counting(name, getattr(module, name)))
+    report = evaluate(data, "gcdance", checkpoint=checkpoint, steps=1, beats="audio")
+    songs = len(load_finedance(data, split="test"))
+    assert report["generated"]["clips"] == 3 * songs
+    assert counts == {"beat_track": songs, "load_audio": songs}
+    assert report["beats_source"].startswith("audio")
+    assert report["gt_row"]["metrics"]["bas"] is not None
 
 
 def test_cli_songs_json(data: Path, checkpoint: Path, tmp_path: Path) -> None:

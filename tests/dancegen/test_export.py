@@ -3,14 +3,32 @@
 from __future__ import annotations
 
 import pickle
+from typing import ClassVar
 
 import numpy as np
 import pytest
 import torch
 from scipy.spatial.transform import Rotation
 
+import dancegen.plugins as dp
+from dancegen.atomic import write_atomic
 from dancegen.errors import DancegenError
-from dancegen.export import FORMATS, edge_dict, export, load_npz, read_bvh, write_bvh, write_edge_pkl, write_npz
+from dancegen.export import (
+    FORMATS,
+    Exporter,
+    check_formats,
+    edge_dict,
+    export,
+    format_names,
+    formats_help,
+    get_exporter,
+    load_npz,
+    read_bvh,
+    resolve_formats,
+    write_bvh,
+    write_edge_pkl,
+    write_npz,
+)
 from dancegen.export._common import atomic_path
 from dancegen.export.bvh import euler_to_matrix, matrix_to_euler_zyx
 from dancegen.metrics.joints import smplx55_to_smpl24
@@ -73,6 +91,103 @@ def test_export_unknown_format_lists_valid_ones(tmp_path):
     with pytest.raises(DancegenError, match=r"unknown export format 'fbx'; valid formats: npz, bvh, html, mp4"):
         export(make_dance(), None, None, tmp_path, formats=("npz", "fbx"))
     assert list(tmp_path.iterdir()) == []  # nothing written before the check
+
+
+# ------------------------------------------------------------------------------------------ exporter registry
+class NpyJoints(Exporter):
+    """Joint positions as one .npy file (a test plugin)."""
+
+    name: ClassVar[str] = "joints_npy"
+    aliases: ClassVar[tuple[str, ...]] = ("jn",)
+    filename: ClassVar[str] = "joints.npy"
+    needs: ClassVar[tuple[str, ...]] = ("a-tool",)
+    checked: ClassVar[list[str]] = []
+
+    def check(self) -> None:
+        NpyJoints.checked.append("yes")
+
+    def write(self, motion, audio, sr, out_folder, skeleton, *, genre="", text="", checkpoint_id="", **extra):
+        assert motion.dtype == np.float32
+        assert motion.shape[1] == 319
+        assert text == "hello"
+        assert isinstance(skeleton, Skeleton)
+
+        def save(tmp):
+            with open(tmp, "wb") as f:
+                np.save(f, fk(motion, skeleton))
+
+        return write_atomic(self.path(out_folder), save)
+
+
+class SameFile(NpyJoints):
+    """Writes the npz exporter's file (refused)."""
+
+    name: ClassVar[str] = "other"
+    aliases: ClassVar[tuple[str, ...]] = ()
+    filename: ClassVar[str] = "motion.npz"
+
+
+class TakenAlias(NpyJoints):
+    """Takes the alias pkl (refused)."""
+
+    name: ClassVar[str] = "other2"
+    aliases: ClassVar[tuple[str, ...]] = ("pkl",)
+    filename: ClassVar[str] = "other.bin"
+
+
+class ExporterPlugin:
+    def __init__(self, *classes):
+        self.classes = classes
+
+    @dp.hookimpl
+    def dancegen_register_exporters(self, register):
+        for cls in self.classes:
+            register(cls)
+
+
+def test_builtin_exporters_are_registered_in_order():
+    assert format_names()[:5] == ["npz", "bvh", "html", "mp4", "edge_pkl"]
+    assert {k: FORMATS[k] for k in format_names()[:5]} == {
+        "npz": "motion.npz", "bvh": "dance.bvh", "html": "dance.html", "mp4": "dance.mp4", "edge_pkl": "edge.pkl"}
+    assert resolve_formats("NPZ, video ,edge,pkl") == ["npz", "mp4", "edge_pkl"]
+    assert get_exporter("pkl").name == "edge_pkl"
+    assert get_exporter("mp4").needs == ("ffmpeg", "matplotlib")
+    with pytest.raises(DancegenError, match=r"^no export format given; valid formats: npz, bvh"):
+        resolve_formats(" , ")
+    assert formats_help().startswith("npz, bvh, html, mp4 (video), edge_pkl (pkl, edge), or an exporter plugin")
+
+
+def test_runtime_exporter_plugin_exports_and_is_checked(tmp_path):
+    plugin = ExporterPlugin(NpyJoints)
+    dp.register_plugin(plugin, name="test-npy-joints")
+    try:
+        assert format_names()[-1] == "joints_npy"
+        NpyJoints.checked.clear()
+        assert check_formats("npz,jn") == ["npz", "joints_npy"]
+        assert NpyJoints.checked == ["yes"]
+        motion = make_dance(12)
+        paths = export(motion, None, None, tmp_path, formats="jn,npz", text="hello")
+        assert paths == {"joints_npy": tmp_path / "joints.npy", "npz": tmp_path / "motion.npz"}
+        np.testing.assert_allclose(np.load(paths["joints_npy"]), fk(motion), atol=1e-6)
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["joints.npy", "motion.npz"]
+    finally:
+        dp.unregister_plugin(plugin)
+    with pytest.raises(DancegenError, match=r"unknown export format 'jn'; valid formats: npz, bvh, html, mp4, edge_pkl "
+                                            r"\(aliases: video, pkl, edge\)$"):
+        resolve_formats("jn")
+
+
+@pytest.mark.parametrize(("cls", "match"), [(SameFile, "writes motion.npz, like exporter 'npz'"),
+                                            (TakenAlias, "format name 'pkl' is already taken by exporter 'edge_pkl'")])
+def test_exporter_clashes_are_one_line_errors(cls, match):
+    plugin = ExporterPlugin(cls)
+    dp.register_plugin(plugin, name="test-clash")
+    try:
+        with pytest.raises(DancegenError, match=match):
+            format_names()
+    finally:
+        dp.unregister_plugin(plugin)
+    assert "other" not in format_names()
 
 
 @pytest.mark.parametrize(

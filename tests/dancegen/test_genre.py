@@ -9,13 +9,13 @@ import pytest
 import torch
 
 from dancegen.errors import DancegenError, MissingWeightsError
-from dancegen.genre.controller import GenreController, build_genre_controller
+from dancegen.genre.controller import GenreController
 from dancegen.genre.controllers import LabelController, TextController, load_shipped_head
 from dancegen.genre.descriptions import descriptions_sha256, load_descriptions, sample_descriptions
 from dancegen.genre.encoders import CLIPEncoder, prompt_embeddings
 from dancegen.genre.genres import GENRES, NUM_GENRES, UnknownGenreError, genre_index
+from dancegen.genre.registry import GENRE_CONTROLLERS, build_genre_controller
 from dancegen.genre.train_head import fit_temperature
-from dancegen.plugins import GENRE_CONTROLLERS
 
 TINY_CLIP = {"vocab_size": 300, "hidden_size": 32, "intermediate_size": 64, "projection_dim": 24,
              "num_hidden_layers": 2, "num_attention_heads": 2, "max_position_embeddings": 77}

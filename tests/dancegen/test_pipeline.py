@@ -14,10 +14,10 @@ from dancegen.constraints import Constraint, constraint_mask, parse_keep
 from dancegen.diffusion import DiffusionScheduler
 from dancegen.errors import DancegenError
 from dancegen.features import build_music_encoder
-from dancegen.genre.controller import build_genre_controller
-from dancegen.longform import HOP, WINDOW, blend, canonical_rot6d, crossfade_weights, plan_windows
+from dancegen.genre.registry import build_genre_controller
+from dancegen.longform import HOP, blend, canonical_rot6d, crossfade_weights, plan_windows
 from dancegen.model import GCDanceDenoiser, ModelConfig, MotionNormalizer
-from dancegen.motion.layout import NUM_CHANNELS, ROOT
+from dancegen.motion.layout import NUM_CHANNELS, ROOT, WINDOW
 from dancegen.pipeline import DancePipeline
 
 SR = 15360

@@ -18,8 +18,8 @@ from dancegen.errors import DataError
 from dancegen.genre.genres import GENRES
 from dancegen.metrics.beats import beat_align_score, music_beats
 from dancegen.metrics.kinetic import kinetic_features
+from dancegen.motion.convert import from_finedance
 from dancegen.motion.kinematics import forward_kinematics
-from dancegen.motion.layout import from_finedance
 
 SONGS, SECONDS = 2, 12.0
 WINDOW, STRIDE = 120, 30

@@ -17,9 +17,9 @@ import torch
 from safetensors.torch import load_file
 
 import mtlkit
+from dancegen.checkpoint.files import join_tree, latest_checkpoint, load_flat, load_tree, read_config, split_tree
 from dancegen.errors import DancegenError
-from dancegen.train import TrainConfig, Trainer, latest_checkpoint, load_flat, load_tree, read_config
-from dancegen.train.checkpoint import join_tree, split_tree
+from dancegen.train import TrainConfig, Trainer
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 

@@ -242,7 +242,7 @@ def test_checkpoint_cannot_name_wav2clip_weights(tmp_path: Path) -> None:
 
 
 def test_checkpoint_encoder_options_drop_user_files(caplog: pytest.LogCaptureFixture) -> None:
-    from dancegen.train.checkpoint_paths import checkpoint_encoder_options
+    from dancegen.checkpoint.paths import checkpoint_encoder_options
 
     got = checkpoint_encoder_options(BUNDLED, {"weights": "/etc/passwd", "features_dir": "/", "norm": "window",
                                                "model": "laion/clap-htsat-unfused"})
@@ -260,9 +260,9 @@ def with_head(tmp_path: Path, head: str | None) -> Path:
 
 
 def test_genre_head_inside_checkpoint_loads(tmp_path: Path) -> None:
+    from dancegen.checkpoint import HEAD_FILE
     from dancegen.genre.controllers import SHIPPED_HEAD
     from dancegen.pipeline import DancePipeline
-    from dancegen.train.checkpoint_paths import HEAD_FILE
 
     ckpt = with_head(tmp_path, HEAD_FILE)
     shutil.copy(BUNDLED.parent / SHIPPED_HEAD, ckpt / HEAD_FILE)
@@ -306,7 +306,7 @@ def test_part_file_symlinked_out_is_refused(tmp_path: Path) -> None:
 
 
 def test_text_encoder_weights_outside_checkpoint_are_refused() -> None:
-    from dancegen.train.checkpoint_paths import checkpoint_controller_config
+    from dancegen.checkpoint.paths import checkpoint_controller_config
 
     cfg = {"name": "text", "text_encoder": {"name": "clip", "weights": "/home/someone/clip"}, "head": None}
     with pytest.raises(UnsafeFileError, match="text encoder weights '/home/someone/clip'"):
@@ -326,7 +326,7 @@ def make_run(tmp_path: Path, pointer: str) -> Path:
 
 
 def test_latest_pointer_inside_run_loads(tmp_path: Path) -> None:
-    from dancegen.train.checkpoint import latest_checkpoint
+    from dancegen.checkpoint import latest_checkpoint
 
     run = make_run(tmp_path, "checkpoints/step_0000001")
     assert latest_checkpoint(run) == (run / "checkpoints" / "step_0000001").resolve()
@@ -335,7 +335,7 @@ def test_latest_pointer_inside_run_loads(tmp_path: Path) -> None:
 @pytest.mark.parametrize("pointer", ["../elsewhere", "/etc", "checkpoints/../../elsewhere", "~", "a/b/c",
                                      "checkpoints/link"])
 def test_latest_pointer_leaving_run_is_refused(tmp_path: Path, pointer: str) -> None:
-    from dancegen.train.checkpoint import latest_checkpoint
+    from dancegen.checkpoint import latest_checkpoint
 
     run = make_run(tmp_path, pointer)
     (run / "checkpoints" / "link").symlink_to(tmp_path / "elsewhere")
@@ -353,7 +353,8 @@ def test_cli_latest_pointer_to_elsewhere_is_refused(tmp_path: Path) -> None:
 
 
 def test_resume_settings_name_no_outside_files(tmp_path: Path) -> None:
-    from dancegen.train.checkpoint_paths import HEAD_FILE, checkpoint_train_settings
+    from dancegen.checkpoint import HEAD_FILE
+    from dancegen.train.checkpoint_paths import checkpoint_train_settings
 
     ckpt = copy_checkpoint(tmp_path / "ckpt")
     train = {"encoder_options": {"weights": "/tmp/evil.pt", "norm": "song"}, "skeleton": "/tmp/smplx",
@@ -366,11 +367,11 @@ def test_resume_settings_name_no_outside_files(tmp_path: Path) -> None:
 
 
 def test_training_copies_the_genre_head_into_the_checkpoint(tmp_path: Path) -> None:
+    from dancegen.checkpoint import HEAD_FILE
     from dancegen.data.synth import build
     from dancegen.genre.controllers import SHIPPED_HEAD
     from dancegen.pipeline import DancePipeline
     from dancegen.train import TrainConfig, Trainer
-    from dancegen.train.checkpoint_paths import HEAD_FILE
 
     build(tmp_path / "synth", songs_per_genre=1, seconds=5.0, genres=["Breaking", "Jazz"])
     head = tmp_path / "my_head.safetensors"

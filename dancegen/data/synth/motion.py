@@ -17,13 +17,13 @@ import numpy as np
 import torch
 
 from ...motion.kinematics import forward_kinematics_matrices
+from ...motion.layout import FPS
 from ...motion.rotations import matrix_to_rot6d
 from ...motion.skeleton import Skeleton
 from .moves import MOVES
 from .poses import LEG, PELVIS, Ctx, Key
 from .styles import DanceStyle
 
-FPS = 30
 FLOOR_CLEARANCE = 0.02  # metres between the floor and the lowest joint (a toe joint sits above the sole)
 TOE = {"L": 10, "R": 11}
 _LIFT = np.array([[-0.5, 0.0, 0.0], [1.1, 0.0, 0.0], [-0.1, 0.0, 0.0]])  # hip, knee, ankle: foot ≈ 12 cm up

@@ -18,6 +18,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -90,7 +91,10 @@ def build(out: str | Path, songs_per_genre: int = DEFAULT_SONGS_PER_GENRE, secon
     try:
         for sub in ("motion", "music_wav", "beats"):
             (tmp / sub).mkdir()
-        labels, songs, train, test = [], [], [], []
+        labels: list[dict[str, Any]] = []
+        songs: list[dict[str, Any]] = []
+        train: list[str] = []
+        test: list[str] = []
         n_frames = round(seconds * FPS)
         for genre in names:
             g = genre_index(genre)

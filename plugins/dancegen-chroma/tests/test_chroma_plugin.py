@@ -9,7 +9,7 @@ import numpy as np
 import soundfile as sf
 
 from dancegen.features import build_music_encoder
-from dancegen.plugins import MUSIC_ENCODERS
+from dancegen.features.registry import MUSIC_ENCODERS
 
 
 def test_entry_point_discovery_and_origin():

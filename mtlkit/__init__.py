@@ -15,10 +15,20 @@ from ._aggregator import (
     input_checks_enabled,
     set_input_checks,
 )
+from ._aggregator_plugins import (
+    AggregatorInfo,
+    UnknownAggregatorError,
+    get_aggregator,
+    hookimpl,
+    hookspec,
+    list_aggregators,
+    register_plugin,
+    unregister_plugin,
+)
 
 # the built-in methods (each registered under its name: mtlkit.get_aggregator(name))
 from ._aligned import AlignedMTL
-from ._backward import BACKENDS, BackwardResult, after_step, backward
+from ._backward import BACKENDS, Backend, BackwardResult, after_step, backward
 from ._cagrad import CAGrad
 from ._config import ConFIG
 from ._cov import CoVWeighting
@@ -50,16 +60,6 @@ from ._pbi import PBI
 from ._pcd import PCD
 from ._pcgrad import PCGrad
 from ._random_weighting import RandomWeighting
-from ._registry import (
-    AggregatorInfo,
-    UnknownAggregatorError,
-    get_aggregator,
-    hookimpl,
-    hookspec,
-    list_aggregators,
-    register_plugin,
-    unregister_plugin,
-)
 from ._rlw import RLW
 from ._sdmgrad import SDMGrad
 from ._stch import STCH
@@ -90,6 +90,7 @@ __all__ = [
     "Aggregator",
     "AggregatorInfo",
     "AlignedMTL",
+    "Backend",
     "BackwardResult",
     "CAGrad",
     "CoVWeighting",

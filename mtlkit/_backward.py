@@ -38,10 +38,10 @@ import torch
 from torch import Tensor, nn
 
 from ._aggregator import Aggregator, Weighting, check_gramian, gramian
+from ._aggregator_plugins import get_aggregator
 from ._distributed import Sync
 from ._jacobian import jacobian
 from ._loss_weighting import LossWeighting
-from ._registry import get_aggregator
 
 if TYPE_CHECKING:
     from torch.distributed import ProcessGroup

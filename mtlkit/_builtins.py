@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ._aggregator_plugins import hookimpl
 from ._aligned import AlignedMTL
 from ._cagrad import CAGrad
 from ._config import ConFIG
@@ -35,7 +36,6 @@ from ._pbi import PBI
 from ._pcd import PCD
 from ._pcgrad import PCGrad
 from ._random_weighting import RandomWeighting
-from ._registry import hookimpl
 from ._rlw import RLW
 from ._sdmgrad import SDMGrad
 from ._stch import STCH

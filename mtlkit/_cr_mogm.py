@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from ._aggregator import Properties, Weighting
-from ._registry import get_aggregator
+from ._aggregator_plugins import get_aggregator
 
 
 class CRMOGM(Weighting):

@@ -35,7 +35,7 @@ import torch
 from torch import Tensor
 
 from ._aggregator import Aggregator, Properties, Weighting, gramian
-from ._registry import AGGREGATORS
+from ._aggregator_plugins import AGGREGATORS
 
 SOLVER_RTOL = 1e-8
 DTYPES = (torch.float32, torch.float64)

@@ -77,10 +77,10 @@ def evaluate(
     if checkpoint is not None:
         checkpoint = resolve_checkpoint(checkpoint)  # hf://ORG/NAME[@REV] → the cached folder
         check_checkpoint(checkpoint)
-    progress = None
-    if not json_output and sys.stderr.isatty():
-        def progress(stage: str, done: int, total: int) -> None:
-            print(f"\r{stage} {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+    def show(stage: str, done: int, total: int) -> None:
+        print(f"\r{stage} {done}/{total}", end="" if done < total else "\n", file=sys.stderr, flush=True)
+
+    progress = show if not json_output and sys.stderr.isatty() else None
 
     from contextlib import nullcontext
 

@@ -44,7 +44,7 @@ def build_music_encoder(spec: str, **options: Any) -> MusicEncoder:
             raise DancegenError(str(exc)) from None
 
     def accepts(cls: type, key: str) -> bool:
-        params = inspect.signature(cls.__init__).parameters
+        params = inspect.signature(cls).parameters
         return key in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
 
     unused = [k for k in options if not any(accepts(c, k) for c in classes)]

@@ -10,13 +10,14 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import DancegenError
+from ..genre.controller import GenreController
 from .config import TrainConfig
 
 
 class GenreInputs:
     """Wraps a :class:`~dancegen.genre.controller.GenreController` for training."""
 
-    def __init__(self, controller: nn.Module, use_classifier: bool, name: str) -> None:
+    def __init__(self, controller: GenreController, use_classifier: bool, name: str) -> None:
         self.controller, self.use_classifier, self.name = controller, use_classifier, name
         if use_classifier and not any(p.requires_grad for p in controller.parameters()):
             raise DancegenError(f"task C (genre classification) needs a genre controller with a trainable "
@@ -65,8 +66,8 @@ class GenreInputs:
 
     def split_params(self, model: nn.Module, cfg: TrainConfig) -> tuple[list[Tensor], list[Tensor]]:
         """(aggregated parameters, task-specific parameters) per ``cfg.shared`` (see TrainConfig)."""
-        trunk = [p for p in model.parameters() if p.requires_grad]
-        head = [p for p in self.controller.parameters() if p.requires_grad] if self.use_classifier else []
+        trunk: list[Tensor] = [p for p in model.parameters() if p.requires_grad]
+        head: list[Tensor] = [p for p in self.controller.parameters() if p.requires_grad] if self.use_classifier else []
         if cfg.shared == "trunk":
             return trunk, head
         return trunk + head, []

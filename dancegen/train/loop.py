@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import DancegenError
+from ..motion.layout import NUM_CHANNELS
 from .config import TrainConfig
 from .distributed import DistInfo, barrier, broadcast_module, init_distributed, shard, shutdown
 from .monitor import Monitor
@@ -87,7 +88,7 @@ class Trainer:
         idx = r.sampler.next(B)
         g = r.generators["diffusion"]
         t = r.scheduler.sample_timesteps(B, generator=g)
-        noise = torch.randn((B, r.window, 319), generator=g)
+        noise = torch.randn((B, r.window, NUM_CHANNELS), generator=g)
         drop = torch.rand(B, generator=g) < r.model.config.cond_drop_prob
         labels = torch.tensor([r.dataset.sequences[r.dataset.index[i].sequence].genre for i in idx.tolist()])
         texts = r.genre.draw_texts(labels, r.generators["text"])
@@ -109,7 +110,7 @@ class Trainer:
 
         r, cfg, dev = self.run, self.cfg, self.device
         tic = time.perf_counter()
-        batch = {k: v.to(dev) if isinstance(v, Tensor) else v for k, v in self._draw().items()}
+        batch: dict[str, Any] = {k: v.to(dev) if isinstance(v, Tensor) else v for k, v in self._draw().items()}
         genre_emb, logits = r.genre.condition(batch["genre"], batch["texts"], dev)
         with torch.no_grad():
             x0 = r.normalizer.normalize(batch["motion"])
@@ -221,7 +222,7 @@ def _clip(params: list[Tensor], max_norm: float) -> float:
 @torch.no_grad()
 def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
     """ema ← decay·ema + (1 − decay)·model (parameters); buffers copied."""
-    e_params = list(ema.parameters())
+    e_params: list[Tensor] = list(ema.parameters())
     m_params = [p.detach() for p in model.parameters()]
     if decay == 0.0:
         torch._foreach_copy_(e_params, m_params)

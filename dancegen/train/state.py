@@ -13,6 +13,8 @@ from typing import Any, cast
 import torch
 from torch import Tensor
 
+from mtlkit import Backend
+
 from ..checkpoint.components import (
     Components,
     build_encoder,
@@ -89,7 +91,7 @@ class RunState:
     task_params: list[Tensor]
     optimizer: torch.optim.Optimizer
     aggregator: Any
-    backend: str
+    backend: Backend
     head_aggregator: Any
     scheduler: Any
     generators: dict[str, torch.Generator]
@@ -133,7 +135,7 @@ def accepts(fn: Any, name: str) -> bool:
         return False
 
 
-def build_aggregator(cfg: TrainConfig, generator: torch.Generator) -> tuple[Any, str]:
+def build_aggregator(cfg: TrainConfig, generator: torch.Generator) -> tuple[Any, Backend]:
     """The registered aggregator with its options (a private generator for randomised ones) and the backend."""
     import mtlkit
 
@@ -151,7 +153,7 @@ def build_aggregator(cfg: TrainConfig, generator: torch.Generator) -> tuple[Any,
         agg = mtlkit.get_aggregator(cfg.aggregator, **opts)
     except (TypeError, ValueError) as exc:
         raise DancegenError(f"aggregator {cfg.aggregator!r} with options {cfg.aggregator_options}: {exc}") from None
-    backend = "representation" if cfg.shared == "representation" else cfg.backend
+    backend = cast(Backend, "representation" if cfg.shared == "representation" else cfg.backend)  # checked
     if backend in ("gramian", "representation") and not info.properties.gramian_based:
         raise DancegenError(f"aggregator {cfg.aggregator!r} needs the full Jacobian: use --backend jacobian or auto "
                             f"(and --shared all or trunk)")
@@ -250,7 +252,7 @@ def build_run(cfg: TrainConfig, device: str, dist: DistInfo, resume: bool) -> Ru
         raise DancegenError(f"model seq_len {mcfg.seq_len} is shorter than the {dataset.window}-frame windows")
     model = GCDanceDenoiser(mcfg).to(device)
     ema = copy.deepcopy(model).requires_grad_(False).eval()
-    controller = cast(GenreController, genre.controller.to(device))  # GenreInputs.build made it
+    controller = genre.controller.to(device)
     torch.manual_seed(cfg.seed + 1 + dist.rank)  # dropout: torch's global RNG, per rank
 
     shared, task = genre.split_params(model, cfg)

@@ -1,4 +1,4 @@
-"""The aggregator registry: hookspec ``mtlkit_register_aggregators(register)``, entry-point group ``mtlkit``,
+"""The aggregator plugins: hookspec ``mtlkit_register_aggregators(register)``, entry-point group ``mtlkit``,
 environment variable ``MTLKIT_LOAD_PLUGINS`` (unset = all plugins, empty = none, ``a,b`` = only those)."""
 
 from __future__ import annotations

@@ -39,25 +39,26 @@ class ClipRequest:
 
 def generate_clips(pipe: DancePipeline, requests: Sequence[ClipRequest], steps: int = 50, guidance: float = 2.7,
                    eta: float = 1.0, batch_size: int = 16,
-                   progress: Callable[[int, int], None] | None = None) -> list[Tensor]:
+                   progress: Callable[[int, int], None] | None = None, sampler: str = "ddim") -> list[Tensor]:
     """Motions (frames, 319) for every request, ``batch_size`` clips per denoiser batch (each run twice for CFG).
 
-    Equivalent to ``pipe(r.audio, r.sr, text=r.text, genre=r.genre, steps=…, seed=r.seed).motion[0]`` per request.
+    Equivalent to ``pipe(r.audio, r.sr, text=r.text, genre=r.genre, steps=…, seed=r.seed).motion[0]`` per request
+    (``sampler``: ``ddim`` or ``dpmpp_2m``, as in the pipeline).
     """
-    check_generation_options(steps=steps, guidance=guidance, eta=eta)
+    check_generation_options(steps=steps, guidance=guidance, eta=eta, sampler=sampler)
     if batch_size < 1:
         raise DancegenError(f"batch_size must be >= 1, got {batch_size}")
     out: list[Tensor] = []
     with torch.inference_mode():
         for start in range(0, len(requests), batch_size):
-            out.extend(_batch(pipe, requests[start:start + batch_size], steps, guidance, eta))
+            out.extend(_batch(pipe, requests[start:start + batch_size], steps, guidance, eta, sampler))
             if progress is not None:
                 progress(len(out), len(requests))
     return out
 
 
-def _batch(pipe: DancePipeline, requests: Sequence[ClipRequest], steps: int, guidance: float, eta: float
-           ) -> list[Tensor]:
+def _batch(pipe: DancePipeline, requests: Sequence[ClipRequest], steps: int, guidance: float, eta: float,
+           sampler: str = "ddim") -> list[Tensor]:
     music, genre, frames = [], [], []
     for r in requests:
         m, _, n = pipe.encode_music(r.audio, r.sr, song_key=r.song_key)
@@ -70,6 +71,7 @@ def _batch(pipe: DancePipeline, requests: Sequence[ClipRequest], steps: int, gui
     dev = pipe.device
     noise = Noise.seeded([int(r.seed) for r in requests], dev)  # each clip's draws as when it is sampled alone
     x_T = noise.draw((len(requests), WINDOW, NUM_CHANNELS), dev)
-    x = pipe.denoise(x_T, torch.stack(music).to(dev), torch.cat(genre).to(dev), steps, guidance, eta, noise)
+    x = pipe.denoise(x_T, torch.stack(music).to(dev), torch.cat(genre).to(dev), steps, guidance, eta, noise,
+                     sampler=sampler)
     raw = pipe.normalizer.unnormalize(x).to("cpu", torch.float32)
     return [canonical_rot6d(raw[i:i + 1, :n])[0].clone() for i, n in enumerate(frames)]

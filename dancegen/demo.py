@@ -146,7 +146,7 @@ def run_demo(out: str | Path, song: str | Path | None = None, text: str = DEMO_T
     result = pipe(audio, sr, text=text, steps=steps, seed=seed, window_batch=window_batch, song_key="demo")
     t_gen = time.perf_counter() - t1
     names = [f.strip() for f in formats.split(",") if f.strip()]
-    if "mp4" in names and not _have_ffmpeg():
+    if "mp4" in names and not _can_write_video():
         names.remove("mp4")
     motion = result.motion[0].numpy()
     with staged_output(out) as stage:  # built beside ``out``, then replaces it whole
@@ -162,15 +162,15 @@ def run_demo(out: str | Path, song: str | Path | None = None, text: str = DEMO_T
                       pipe.checkpoint_id or "")
 
 
-def _have_ffmpeg() -> bool:
-    if shutil.which("ffmpeg"):
-        return True
-    try:
-        import imageio_ffmpeg
+def _can_write_video() -> bool:
+    """Whether mp4 export has what it needs (ffmpeg and matplotlib: the ``video`` extra)."""
+    from .export.video import check_video_tools
 
-        return bool(imageio_ffmpeg.get_ffmpeg_exe())
-    except Exception:
+    try:
+        check_video_tools()
+    except DancegenError:
         return False
+    return True
 
 
 # ---------------------------------------------------------------------------------------------- retraining
@@ -214,10 +214,13 @@ def retrain(out: str | Path | None = None, steps: int = BUNDLED_STEPS, work_dir:
 def package_checkpoint(checkpoint: str | Path, dest: str | Path, metrics: str | Path | None = None) -> Path:
     """Copy a training checkpoint's inference parts into ``dest`` (atomically): config.json, EMA and normaliser
     weights, the raw weights as float16 ``model.safetensors`` (the loader wants it; halves the size), and the
-    run's metrics.jsonl. Optimiser, aggregator and RNG state are dropped."""
+    run's metrics.jsonl. Optimiser, aggregator and RNG state are dropped, and so is every machine path in the
+    config (:func:`~dancegen.hub_export.portable_config`)."""
     from safetensors.torch import load_file, save_file
 
     from .checkpoint import HEAD_FILE
+    from .checkpoint.files import write_json
+    from .hub_export import portable_config
 
     src, dest = Path(checkpoint), Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -225,6 +228,8 @@ def package_checkpoint(checkpoint: str | Path, dest: str | Path, metrics: str | 
     try:
         for name in _KEEP:
             shutil.copy2(src / name, tmp / name)
+        config = json.loads((src / "config.json").read_text(encoding="utf-8"))
+        write_json(tmp / "config.json", portable_config(config, src)[0])  # no path of this machine in a package
         if (src / HEAD_FILE).is_file():  # a text controller trained from a head file: its copy
             shutil.copy2(src / HEAD_FILE, tmp / HEAD_FILE)
         raw = {k: v.half().contiguous() if v.is_floating_point() else v

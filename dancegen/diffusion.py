@@ -175,6 +175,66 @@ class DiffusionScheduler:
             noise = self._randn(x_t, generator, "ddim_step with eta > 0")
         return out + sigma * noise
 
+    def log_snr(self, t: TimeLike, like: Tensor) -> Tensor:
+        """λ_t = log(α_t / σ_t) = ½ log(ᾱ_t / (1 − ᾱ_t)) in float64, broadcastable against ``like`` (t ≥ 0)."""
+        a = self._alpha_bar64(t, like)
+        return 0.5 * (a.log() - (1 - a).log())
+
+    def _alpha_bar64(self, t: TimeLike, like: Tensor) -> Tensor:
+        """ᾱ_t as float64 on ``like``'s device (the coefficients of multistep solvers lose digits in float32);
+        computed on the CPU when the device has no float64."""
+        idx = self._index(t, like).cpu()
+        a = self.alphas_cumprod[idx]
+        return a.to(like.device) if like.device.type in ("cpu", "cuda") else a.float().to(like.device)
+
+    def dpmpp_2m_step(self, x0_pred: Tensor, t: TimeLike, t_prev: TimeLike, x_t: Tensor,
+                      prev_x0: Tensor | None = None, prev_t: TimeLike | None = None) -> Tensor:
+        """One deterministic DPM-Solver++(2M) step x_t → x_{t_prev} (Lu et al. 2022, "DPM-Solver++: Fast Solver for
+        Guided Sampling of Diffusion Probabilistic Models", Algorithm 2, the multistep second-order data-prediction
+        solver of the diffusion ODE).
+
+        With α_t = √ᾱ_t, σ_t = √(1 − ᾱ_t), λ_t = log(α_t / σ_t), h = λ_{t_prev} − λ_t and, when the previous step's
+        x̂0 (``prev_x0``, predicted at ``prev_t``) is given, r = (λ_t − λ_{prev_t}) / h::
+
+            D      = (1 + 1/(2r)) · x̂0 − 1/(2r) · prev_x0          (first order: D = x̂0)
+            x_prev = (σ_prev / σ_t) · x_t − α_prev · (e^{−h} − 1) · D  (Algorithm 2, line 8 / eq. 5 of the paper)
+
+        Without ``prev_x0`` (the first step) it is the first-order solver, which is DDIM with η = 0. The step to
+        clean data (``t_prev = -1``: σ = 0, λ = ∞) is first order and returns x̂0, as ``diffusers``'
+        ``DPMSolverMultistepScheduler`` does with ``final_sigmas_type="zero"``. x̂0 (and ``prev_x0``, which should
+        be the x̂0 the previous step actually used) is clamped when ``clip_x0`` is on. The loop keeps the history::
+
+            prev = None
+            for t, t_prev in scheduler.step_pairs(10):
+                x0 = model(x, t)
+                x = scheduler.dpmpp_2m_step(x0, t, t_prev, x, *(prev or (None, None)))
+                prev = (x0, t)
+        """
+        x0_pred = self.maybe_clip(x0_pred)
+        if bool((torch.as_tensor(t_prev) >= torch.as_tensor(t)).any()):
+            raise DancegenError(f"dpmpp_2m_step needs t_prev < t, got t={t}, t_prev={t_prev}")
+        idx_prev = self._index(t_prev, x_t, allow_minus_one=True)
+        if bool((idx_prev < 0).all()):
+            return x0_pred
+        if bool((idx_prev < 0).any()):
+            raise DancegenError("dpmpp_2m_step: t_prev = -1 for some samples only is not supported")
+        lam_t, lam_prev = self.log_snr(t, x_t), self.log_snr(t_prev, x_t)
+        h = lam_prev - lam_t
+        a_t, a_prev = self._alpha_bar64(t, x_t), self._alpha_bar64(t_prev, x_t)
+        ratio = ((1 - a_prev) / (1 - a_t)).sqrt()
+        coef = -a_prev.sqrt() * torch.expm1(-h)
+        if prev_x0 is None:
+            d = x0_pred
+        else:
+            if prev_t is None:
+                raise DancegenError("dpmpp_2m_step: prev_x0 needs prev_t, the timestep it was predicted at")
+            if bool((torch.as_tensor(prev_t) <= torch.as_tensor(t)).any()):
+                raise DancegenError(f"dpmpp_2m_step needs prev_t > t, got prev_t={prev_t}, t={t}")
+            r = (lam_t - self.log_snr(prev_t, x_t)) / h
+            half = (0.5 / r).to(x_t.dtype)
+            d = (1 + half) * x0_pred - half * self.maybe_clip(prev_x0)
+        return ratio.to(x_t.dtype) * x_t + coef.to(x_t.dtype) * d
+
     def set_timesteps(self, num_inference_steps: int) -> Tensor:
         """The N-step sub-sequence, descending, evenly spaced and ending one step above clean data.
 

@@ -52,6 +52,9 @@ MAX_STEPS = 1000
 GUIDANCE_RANGE = (0.0, 100.0)
 #: DDIM η accepted: 0 (deterministic) to 1 (ancestral, the paper).
 ETA_RANGE = (0.0, 1.0)
+#: Reverse-step solvers: ``ddim`` (the paper's, η as given) and ``dpmpp_2m`` (DPM-Solver++(2M), deterministic,
+#: good in fewer steps; see ``docs/dancegen/generation.md#samplers``).
+SAMPLERS = ("ddim", "dpmpp_2m")
 
 
 def _check_number(name: str, value: float, low: float, high: float) -> None:
@@ -62,16 +65,17 @@ def _check_number(name: str, value: float, low: float, high: float) -> None:
 def check_generation_options(longform: str | None = None, cleanup: str | None = None, prefix: str = "", *,
                              steps: int | None = None, guidance: float | None = None, eta: float | None = None,
                              variations: int | None = None, window_batch: int | None = None,
-                             pad: str | None = None, genre: str | None = None, text: str | None = None) -> None:
+                             pad: str | None = None, genre: str | None = None, text: str | None = None,
+                             sampler: str | None = None) -> None:
     """One-line :class:`DancegenError` for the first bad generation option, cheap enough to call before any model
     is loaded; None skips an option. ``prefix`` (e.g. ``"--"``) names them as the caller's options.
 
-    ``longform``, ``cleanup``, ``pad``: one of their modes; ``steps`` 1…:data:`MAX_STEPS`; ``guidance`` finite in
+    ``longform``, ``cleanup``, ``pad``, ``sampler``: one of their modes; ``steps`` 1…:data:`MAX_STEPS`; ``guidance`` finite in
     :data:`GUIDANCE_RANGE`; ``eta`` in :data:`ETA_RANGE`; ``variations``, ``window_batch`` >= 1; ``genre`` a known
     genre name or alias; ``text`` a non-empty description of at most
     :data:`~dancegen.genre.controller.MAX_TEXT_CHARS` characters."""
     for name, value, known in (("longform", longform, LONGFORM_MODES), ("cleanup", cleanup, CLEANUP_MODES),
-                               ("pad", pad, PAD_MODES)):
+                               ("pad", pad, PAD_MODES), ("sampler", sampler, SAMPLERS)):
         if value is not None and value not in known:
             raise DancegenError(f"{prefix}{name} {value!r}: expected one of {', '.join(known)}")
     for name, count, high in (("steps", steps, MAX_STEPS), ("variations", variations, None),
@@ -283,8 +287,10 @@ class DancePipeline:
 
     # ------------------------------------------------------------------ sampling
     def denoise(self, x_T: Tensor, music: Tensor, genre: Tensor, steps: int, guidance: float, eta: float,
-                noise: Noise, step_hook: StepHook | None = None, on_step: Callable[[], None] | None = None) -> Tensor:
-        """The denoising loop: DDIM with classifier-free guidance from ``x_T`` to x_0 (normalised).
+                noise: Noise, step_hook: StepHook | None = None, on_step: Callable[[], None] | None = None,
+                sampler: str = "ddim") -> Tensor:
+        """The denoising loop: DDIM (or DPM-Solver++(2M)) with classifier-free guidance from ``x_T`` to x_0
+        (normalised).
 
         ``x_T`` (..., frames, 319) is the initial noise of B = prod(leading dims) samples, ``music`` (B, frames, D)
         and ``genre`` (B, D) their conditions. At each of the ``steps`` reverse steps one batched forward gives the
@@ -293,7 +299,15 @@ class DancePipeline:
         entries are pasted in at t_prev, and ``on_step()`` is called. Every random draw comes from ``noise``, in
         this order: the scheduler step's, then the known entries'. Long-form windows
         (:mod:`dancegen.window_sampler`), batched clips (:mod:`dancegen.clip_batch`) and edits all run this loop.
+
+        ``sampler``: ``ddim`` (:meth:`~dancegen.diffusion.DiffusionScheduler.ddim_step` with ``eta``) or
+        ``dpmpp_2m`` (:meth:`~dancegen.diffusion.DiffusionScheduler.dpmpp_2m_step`, deterministic: ``eta`` is
+        ignored and the only draws are the known entries'); its multistep history holds the hook-edited x̂0 of the
+        previous step, the one that step continued from.
         """
+        if sampler not in SAMPLERS:
+            raise DancegenError(f"sampler {sampler!r}: expected one of {', '.join(SAMPLERS)}")
+        history: tuple[Tensor, int] | None = None
         x = x_T
         batch = math.prod(x.shape[:-2])
         for t, t_prev in self.scheduler.step_pairs(steps):
@@ -301,7 +315,11 @@ class DancePipeline:
             x0 = self.model.guided_forward(x.reshape(batch, *x.shape[-2:]), tt, music, genre, guidance)
             x0 = self.scheduler.maybe_clip(x0.view(x.shape))
             edit = StepEdit(x0) if step_hook is None else step_hook(x0, t, t_prev)
-            x = self.scheduler.ddim_step(edit.x0, t, t_prev, x, eta=eta, generator=noise)
+            if sampler == "dpmpp_2m":
+                x = self.scheduler.dpmpp_2m_step(edit.x0, t, t_prev, x, *(history or (None, None)))
+                history = (edit.x0, t)
+            else:
+                x = self.scheduler.ddim_step(edit.x0, t, t_prev, x, eta=eta, generator=noise)
             if edit.known is not None and edit.mask is not None and bool(edit.mask.any()):
                 x = self.scheduler.replace_known(x, edit.known, edit.mask.expand_as(x), t_prev, generator=noise)
             if on_step is not None:
@@ -313,7 +331,8 @@ class DancePipeline:
                  constraints: Sequence[Constraint] = (), reference: MotionLike | None = None,
                  window_batch: int = 16, progress: ProgressCallback | None = None, pad: str = "repeat",
                  keep_windows: bool = False, song_key: str | None = None, longform: str = "blend",
-                 cleanup: str = "feet", stage: Callable[[str], None] | None = None) -> GenerationResult:
+                 cleanup: str = "feet", stage: Callable[[str], None] | None = None, sampler: str = "ddim"
+                 ) -> GenerationResult:
         """Generate ``variations`` dances for ``audio`` (samples at ``sr`` Hz) in the genre of ``text`` / ``genre``.
 
         ``constraints`` + ``reference`` edit a reference motion (its masked entries are kept). ``window_batch``
@@ -327,13 +346,15 @@ class DancePipeline:
         above the floor (:func:`~dancegen.motion.footlock.lock_feet`); ``floor`` only places it on the floor;
         ``none`` returns the model's raw output (what published evaluations score). ``stage(label)``
         is called as each part starts (genre, music features, sampling, clean-up); their times go to ``stats``.
+        ``sampler``: ``ddim`` (default) or ``dpmpp_2m`` (DPM-Solver++(2M), deterministic, ``eta`` ignored; 10–20
+        steps), see :meth:`denoise`.
         """
         check_generation_options(longform, cleanup, steps=steps, guidance=guidance, eta=eta, variations=variations,
-                                 window_batch=window_batch, pad=pad, genre=genre, text=text)
+                                 window_batch=window_batch, pad=pad, genre=genre, text=text, sampler=sampler)
         with torch.inference_mode():
             result = self._generate(audio, sr, text, genre, steps, guidance, eta, seed, variations, constraints,
                                     reference, window_batch, progress, pad, keep_windows, song_key, longform,
-                                    cleanup, stage or (lambda label: None))
+                                    cleanup, stage or (lambda label: None), sampler)
         # plain tensors (not inference tensors), so callers may modify them in place
         result.motion = result.motion.clone()
         if result.window_motions is not None:
@@ -344,7 +365,7 @@ class DancePipeline:
                   guidance: float, eta: float, seed: int, variations: int, constraints: Sequence[Constraint],
                   reference: MotionLike | None, window_batch: int, progress: ProgressCallback | None, pad: str,
                   keep_windows: bool, song_key: str | None, longform: str, cleanup: str,
-                  stage: Callable[[str], None]) -> GenerationResult:
+                  stage: Callable[[str], None], sampler: str = "ddim") -> GenerationResult:
         t0 = time.perf_counter()
         constraints = list(constraints)
         if constraints and reference is None:
@@ -366,7 +387,7 @@ class DancePipeline:
             ref = self.prepare_reference(reference, frames, ref_mask)
         stage(f"sampling {len(windows)} window(s) × {steps} steps")
         sampler = WindowSampler(self, music, genre_emb, windows, variations, span, ref, ref_mask, steps,
-                                guidance, eta, seed, progress, keep_windows, longform)
+                                guidance, eta, seed, progress, keep_windows, longform, sampler)
         motion = sampler.run()[:, :frames]
         motion = canonical_rot6d(motion)
         if ref is not None and ref_mask is not None:
@@ -376,7 +397,7 @@ class DancePipeline:
             stage("floor placement" + (" and foot clean-up" if cleanup == "feet" else ""))
             motion = self._finish(motion, ref, ref_mask, cleanup == "feet")
         t_cleanup = time.perf_counter() - t_sampled
-        settings = {"steps": steps, "guidance": guidance, "eta": eta, "seed": seed, "variations": variations,
+        settings = {"steps": steps, "sampler": sampler, "guidance": guidance, "eta": eta, "seed": seed, "variations": variations,
                     "window_batch": window_batch, "pad": pad, "window": WINDOW, "hop": HOP, "longform": longform,
                     "cleanup": cleanup,
                     "constraints": [repr(c) for c in constraints], "edited": reference is not None,

@@ -71,14 +71,14 @@ class WindowSampler:
     def __init__(self, pipe: Denoising, music: Tensor, genre_emb: Tensor, windows: list[Window], variations: int,
                  span: int, ref: Tensor | None, ref_mask: Tensor | None, steps: int, guidance: float, eta: float,
                  seed: int, progress: ProgressCallback | None, keep_windows: bool = False,
-                 mode: str = "blend") -> None:
+                 mode: str = "blend", sampler: str = "ddim") -> None:
         if mode not in LONGFORM_MODES:
             raise ValueError(f"mode must be one of {LONGFORM_MODES}, got {mode!r}")
         self.pipe, self.norm = pipe, pipe.normalizer
         self.dev = pipe.device
         self.music, self.genre_emb, self.windows, self.V = music, genre_emb, windows, variations
         self.steps, self.guidance, self.eta, self.progress = steps, guidance, eta, progress
-        self.mode = mode
+        self.mode, self.sampler = mode, sampler
         self.noise = Noise.seeded(int(seed), self.dev)  # one generator: every draw of the song, in order
         self.stitcher = Stitcher(variations, span)
         self.max_in_flight = 0
@@ -145,7 +145,8 @@ class WindowSampler:
                 self.progress(self.done, self.total)
 
         x = self.noise.draw((V, C, W, NUM_CHANNELS), self.dev)
-        x = self.pipe.denoise(x, music, genre, self.steps, self.guidance, self.eta, self.noise, join, advanced)
+        x = self.pipe.denoise(x, music, genre, self.steps, self.guidance, self.eta, self.noise, join, advanced,
+                              sampler=self.sampler)
         assert offsets is not None
         if song is not None:  # the joined windows of the last step (x̂0 = x there, up to ddim_step's clipping)
             raw = song

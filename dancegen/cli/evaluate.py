@@ -25,7 +25,9 @@ def evaluate(
                                       "songs (every test song whole: seams, drift, floor, skating, BAS).")
                         ] = "gcdance",
     repeats: Annotated[int, Opt(help="Generate the test set N times with different seeds (mean ± std).")] = 1,
-    steps: Annotated[int, Opt(help="DDIM sampling steps.")] = 50,
+    steps: Annotated[int, Opt(help="Sampling steps.")] = 50,
+    sampler: Annotated[str, Opt(help="--checkpoint: reverse-step solver, ddim (the paper's) or dpmpp_2m "
+                                     "(DPM-Solver++(2M), deterministic, for 10-20 steps).")] = "ddim",
     guidance: Annotated[float, Opt(help="Classifier-free guidance weight.")] = 2.7,
     seed: Annotated[int, Opt(help="Base sampling seed.")] = 0,
     batch_size: Annotated[int, Opt(help="4-s clips sampled together, the motions do not depend on it (0: 16 on "
@@ -58,7 +60,7 @@ def evaluate(
     from ..pipeline import check_generation_options
 
     get_protocol(protocol)
-    check_generation_options(longform, cleanup, prefix="--", steps=steps, guidance=guidance)
+    check_generation_options(longform, cleanup, prefix="--", steps=steps, guidance=guidance, sampler=sampler)
     for name, count, low in (("--threads", threads, 0), ("--repeats", repeats, 1), ("--batch-size", batch_size, 0)):
         if count < low:
             raise DancegenError(f"{name} must be >= {low}, got {count}")
@@ -90,7 +92,7 @@ def evaluate(
         report = run_evaluation(data, protocol, checkpoint=checkpoint, motions=motions, repeats=repeats,
                                 steps=steps, guidance=guidance, seed=seed, beats=beats, condition=condition,
                                 cache_dir=cache_dir, device=device, skeleton=skeleton, progress=progress,
-                                batch_size=batch_size, longform=longform, cleanup=cleanup)
+                                batch_size=batch_size, longform=longform, cleanup=cleanup, sampler=sampler)
         if out is not None:
             write_json_atomic(out, report)
     if json_output:

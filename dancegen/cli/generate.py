@@ -100,10 +100,12 @@ class _Job(NamedTuple):
     formats: list[str]
     constraints: list[Any] | None = None
     reference: Any = None
+    sampler: str = "ddim"
 
 
 def _check_options(text: str | None, genre: str | None, steps: int, guidance: float, eta: float, variations: int,
-                   formats: str, window_batch: int, pad: str, longform: str, cleanup: str) -> list[str]:
+                   formats: str, window_batch: int, pad: str, longform: str, cleanup: str, sampler: str = "ddim"
+                   ) -> list[str]:
     """The option checks (before anything is read): the export formats as a list."""
     from ..errors import DancegenError
     from ..export import check_formats
@@ -112,7 +114,8 @@ def _check_options(text: str | None, genre: str | None, steps: int, guidance: fl
     if text is None and genre is None:
         raise DancegenError("give --text \"a description of the dance\" or --genre NAME (e.g. --genre Jazz)")
     check_generation_options(longform, cleanup, prefix="--", steps=steps, guidance=guidance, eta=eta,
-                             variations=variations, window_batch=window_batch, pad=pad, genre=genre, text=text)
+                             variations=variations, window_batch=window_batch, pad=pad, genre=genre, text=text,
+                             sampler=sampler)
     return check_formats(formats)
 
 
@@ -129,7 +132,7 @@ def _check_checkpoint(checkpoint: str | Path | None) -> Path | None:
 
 def _check_inputs(song: Path, text: str | None, genre: str | None, checkpoint: str | Path | None, out: Path | None,
                   steps: int, guidance: float, eta: float, variations: int, formats: str, device: str,
-                  window_batch: int, pad: str, longform: str, cleanup: str) -> _Inputs:
+                  window_batch: int, pad: str, longform: str, cleanup: str, sampler: str = "ddim") -> _Inputs:
     """Every check that needs no model, before the output lock and any heavy work (docs/dancegen/generation.md,
     "Errors and validation"): options, formats and their tools, the output folder (writable), the song (decodes;
     a file cut short warns), the checkpoint (readable, weights matching its config) and the device."""
@@ -137,7 +140,7 @@ def _check_inputs(song: Path, text: str | None, genre: str | None, checkpoint: s
     from ..path_checks import check_output_dir
 
     format_list = _check_options(text, genre, steps, guidance, eta, variations, formats, window_batch, pad, longform,
-                                 cleanup)
+                                 cleanup, sampler)
     check_output_dir(_target(song, out))
     audio, sr = load_audio(song)
     path = _check_checkpoint(checkpoint)
@@ -187,7 +190,7 @@ def _dance(pipe: Any, load_seconds: float, song: Path, audio: Any, sr: int, targ
     kwargs = {"text": job.text, "genre": job.genre, "steps": job.steps, "guidance": job.guidance, "eta": job.eta,
               "seed": job.seed, "variations": job.variations, "constraints": job.constraints or (),
               "reference": job.reference, "window_batch": job.window_batch, "pad": job.pad, "song_key": song.stem,
-              "longform": job.longform, "cleanup": job.cleanup, "stage": stage}
+              "longform": job.longform, "cleanup": job.cleanup, "stage": stage, "sampler": job.sampler}
     from rich.console import Console
 
     err = Console(stderr=True)
@@ -458,7 +461,7 @@ def _print_table(summary: dict[str, Any]) -> None:
     table.add_row("genre", genre)
     table.add_row("duration", f"{summary['duration']:.2f} s")
     table.add_row("frames", f"{summary['frames']} at {summary['fps']} FPS × {summary['variations']} variation(s)")
-    table.add_row("sampling", f"{s['steps']} DDIM steps, guidance {s['guidance']}, η {s['eta']}, seed {s['seed']}, "
+    table.add_row("sampling", f"{s['steps']} {_SAMPLER_NAMES.get(s.get('sampler', 'ddim'), 'DDIM')} steps, guidance {s['guidance']}, η {s['eta']}, seed {s['seed']}, "
                   f"{st['windows']} windows in {st['chunks']} chunk(s)")
     if s["constraints"]:
         table.add_row("kept", "; ".join(s["constraints"]))
@@ -510,7 +513,8 @@ def generate(
     checkpoint: Annotated[str | None, _CHECKPOINT] = None,
     out: Annotated[Path | None, _OUT] = None,
     seed: Annotated[int, Opt(help="Random seed (same seed, same dance).")] = 0,
-    steps: Annotated[int, Opt(help="DDIM steps.")] = 50,
+    steps: Annotated[int, Opt(help="Reverse steps (DDIM: the paper's 50; dpmpp_2m: 10-20).")] = 50,
+    sampler: Annotated[str, _SAMPLER] = "ddim",
     guidance: Annotated[float, Opt(help="Classifier-free guidance weight on the music (1 = none).")] = 2.7,
     eta: Annotated[float, Opt(help="DDIM η: 1 = ancestral (paper), 0 = deterministic.")] = 1.0,
     variations: Annotated[int, Opt(help="Number of different dances to generate.")] = 1,
@@ -529,18 +533,18 @@ def generate(
 
     if is_batch(songs):
         format_list = _check_options(text, genre, steps, guidance, eta, variations, formats, window_batch, pad,
-                                     longform, cleanup)
+                                     longform, cleanup, sampler)
         job = _Job(text, genre, seed, steps, guidance, eta, variations, window_batch, pad, longform, cleanup,
-                   format_list)
+                   format_list, sampler=sampler)
         code = _run_batch(songs, job, checkpoint, out, device, as_json, no_progress)
         if code:
             raise typer.Exit(code)
         return
     song = songs[0]
     inputs = _check_inputs(song, text, genre, checkpoint, out, steps, guidance, eta, variations, formats, device,
-                           window_batch, pad, longform, cleanup)
+                           window_batch, pad, longform, cleanup, sampler)
     job = _Job(text, genre, seed, steps, guidance, eta, variations, window_batch, pad, longform, cleanup,
-               inputs.formats)
+               inputs.formats, sampler=sampler)
     with claim_output_folder(_target(song, out)):  # one run per folder, refused when it holds foreign files
         _run(song, inputs, job, out, as_json, no_progress)
 
@@ -559,7 +563,8 @@ def edit(
     checkpoint: Annotated[str | None, _CHECKPOINT] = None,
     out: Annotated[Path | None, _OUT] = None,
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
-    steps: Annotated[int, Opt(help="DDIM steps.")] = 50,
+    steps: Annotated[int, Opt(help="Reverse steps (DDIM: the paper's 50; dpmpp_2m: 10-20).")] = 50,
+    sampler: Annotated[str, _SAMPLER] = "ddim",
     guidance: Annotated[float, Opt(help="Classifier-free guidance weight.")] = 2.7,
     eta: Annotated[float, Opt(help="DDIM η.")] = 1.0,
     variations: Annotated[int, Opt(help="Number of different edits.")] = 1,
@@ -584,8 +589,8 @@ def edit(
     from ..output_folder import claim_output_folder
 
     inputs = _check_inputs(song, text, genre, checkpoint, out, steps, guidance, eta, variations, formats, device,
-                           window_batch, "repeat", longform, cleanup)
+                           window_batch, "repeat", longform, cleanup, sampler)
     job = _Job(text, genre, seed, steps, guidance, eta, variations, window_batch, "repeat", longform, cleanup,
-               inputs.formats, constraints=constraints, reference=ref)
+               inputs.formats, constraints=constraints, reference=ref, sampler=sampler)
     with claim_output_folder(_target(song, out)):
         _run(song, inputs, job, out, as_json, no_progress)

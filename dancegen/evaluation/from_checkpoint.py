@@ -22,7 +22,7 @@ PROMPT = "This is a {genre} type of music."
 
 def check_checkpoint_options(repeats: int = 1, steps: int = 50, guidance: float = 2.7, batch_size: int = 0,
                              condition: str = "label", longform: str | None = None,
-                             cleanup: str | None = None) -> None:
+                             cleanup: str | None = None, sampler: str = "ddim") -> None:
     """One-line error for the first bad generation option, before anything is loaded."""
     from ..pipeline import check_generation_options
 
@@ -30,7 +30,7 @@ def check_checkpoint_options(repeats: int = 1, steps: int = 50, guidance: float 
         raise DataError(f"repeats and steps must be >= 1 and batch size >= 0, got {repeats}, {steps} and {batch_size}")
     if condition not in CONDITIONS:
         raise DataError(f"unknown condition {condition!r}; choose one of {', '.join(CONDITIONS)}")
-    check_generation_options(longform, cleanup, steps=steps, guidance=guidance)
+    check_generation_options(longform, cleanup, steps=steps, guidance=guidance, sampler=sampler)
 
 
 def clips_batched(proto: Protocol, clips: list[Clip]) -> bool:
@@ -44,7 +44,7 @@ def clips_batched(proto: Protocol, clips: list[Clip]) -> bool:
 
 def generate(pipe: Any, clips: list[Clip], songs: Songs, condition: str, steps: int, guidance: float, seed: int,
              batch_size: int, progress: Callable[[int, int], None], batched: bool = True, longform: str = "blend",
-             cleanup: str = "feet") -> tuple[list[np.ndarray], list[list[int]] | None]:
+             cleanup: str = "feet", sampler: str = "ddim") -> tuple[list[np.ndarray], list[list[int]] | None]:
     """One generated motion per clip (clip i with seed ``seed + i``, on its song's audio) and, unless batched, each
     clip's window boundaries. ``batched``: :mod:`dancegen.clip_batch` (clips of one window, raw); otherwise one
     pipeline call per clip with ``longform`` and ``cleanup``."""
@@ -57,13 +57,14 @@ def generate(pipe: Any, clips: list[Clip], songs: Songs, condition: str, steps: 
     if batched:
         reqs = [ClipRequest(songs[c.sequence_id].clip_wave(c), songs[c.sequence_id].wave[1], seed=seed + i, **cond(c))
                 for i, c in enumerate(clips)]
-        out = generate_clips(pipe, reqs, steps=steps, guidance=guidance, batch_size=batch_size, progress=progress)
+        out = generate_clips(pipe, reqs, steps=steps, guidance=guidance, batch_size=batch_size, progress=progress,
+                             sampler=sampler)
         return [m[: c.frames].numpy() for m, c in zip(out, clips)], None
     motions, bounds = [], []
     for i, c in enumerate(clips):
         song = songs[c.sequence_id]
         result = pipe(song.clip_wave(c), song.wave[1], steps=steps, guidance=guidance, seed=seed + i,
-                      longform=longform, cleanup=cleanup, **cond(c))
+                      longform=longform, cleanup=cleanup, sampler=sampler, **cond(c))
         motions.append(result.motion[0, : c.frames].numpy())
         bounds.append(window_boundaries(result.windows))
         progress(i + 1, len(clips))
@@ -87,6 +88,7 @@ def evaluate_checkpoint(
     batch_size: int = 0,
     longform: str | None = None,
     cleanup: str | None = None,
+    sampler: str = "ddim",
 ) -> dict[str, Any]:
     """Generate the test clips of ``data`` under ``protocol`` with ``checkpoint`` ``repeats`` times (repeat r, clip
     i: seed ``seed + 100003·r + i``) and score them; returns the report (see docs/dancegen/evaluation.md).
@@ -100,7 +102,7 @@ def evaluate_checkpoint(
 
     t0 = time.perf_counter()
     proto = resolve_protocol(protocol)
-    check_checkpoint_options(repeats, steps, guidance, batch_size, condition, longform, cleanup)
+    check_checkpoint_options(repeats, steps, guidance, batch_size, condition, longform, cleanup, sampler)
     batch_size = batch_size or (16 if str(device).startswith("cuda") else 1)
     root = check_data(data)
     pipe = DancePipeline.from_checkpoint(Path(checkpoint).expanduser(), device=device)
@@ -122,7 +124,7 @@ def evaluate_checkpoint(
 
         seed_r = seed + 100_003 * r
         motions, bounds = generate(pipe, clips, ev.songs, condition, steps, guidance, seed_r, batch_size, tick,
-                                   batched, gen_longform, gen_cleanup)
+                                   batched, gen_longform, gen_cleanup, sampler)
         gen_seconds += time.perf_counter() - t1
         values, notes, songs_r = _score(ev, motions, bounds, [seed_r + i for i in range(len(clips))])
         if songs_r is not None:
@@ -131,7 +133,7 @@ def evaluate_checkpoint(
         gen_notes.extend(x for x in notes if x not in gen_notes)
     what = "song" if proto.whole_song else "clip"
     source = {"kind": "checkpoint", "path": str(checkpoint), "checkpoint_id": pipe.checkpoint_id,
-              "steps": steps, "guidance": guidance, "condition": condition,
+              "steps": steps, "sampler": sampler, "guidance": guidance, "condition": condition,
               "longform": None if batched else gen_longform, "cleanup": "none" if batched else gen_cleanup,
               "seeds": f"seed + 100003·repeat + {what} index (seed={seed})"}
     report_notes = []

@@ -31,6 +31,7 @@ def evaluate(
     batch_size: int = 0,
     longform: str | None = None,
     cleanup: str | None = None,
+    sampler: str = "ddim",
 ) -> dict[str, Any]:
     """Evaluate a checkpoint (``checkpoint``: :func:`evaluate_checkpoint`) or a folder of motions (``motions``:
     :func:`evaluate_motions`) under ``protocol``; returns the report as a JSON-serialisable dict (see
@@ -41,8 +42,9 @@ def evaluate(
     if checkpoint is not None:
         return evaluate_checkpoint(data, checkpoint, proto, repeats=repeats, steps=steps, guidance=guidance, seed=seed,
                                    beats=beats, condition=condition, cache_dir=cache_dir, device=device,
-                                   progress=progress, batch_size=batch_size, longform=longform, cleanup=cleanup)
-    check_checkpoint_options(repeats, steps, guidance, batch_size, condition, longform, cleanup)
+                                   progress=progress, batch_size=batch_size, longform=longform, cleanup=cleanup,
+                                   sampler=sampler)
+    check_checkpoint_options(repeats, steps, guidance, batch_size, condition, longform, cleanup, sampler)
     report = evaluate_motions(data, motions, proto, beats=beats, cache_dir=cache_dir,  # type: ignore[arg-type]
                               skeleton=skeleton, device=device)
     if repeats > 1:

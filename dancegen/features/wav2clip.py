@@ -72,7 +72,7 @@ class Wav2CLIPEncoder(ResamplingEncoder):
     name: ClassVar[str] = "wav2clip"
     needs_weights: ClassVar[bool] = True
     weights: ClassVar[str] = WEIGHTS_FILE
-    download_size: ClassVar[str] = "≈ 45 MB"
+    download_size: ClassVar[str] = "≈ 49 MB"  # 12.2 M float32 parameters (the architecture in wav2clip_model)
     offline: ClassVar[bool] = False
     nominal_dim: ClassVar[int | None] = 512
 

@@ -73,8 +73,19 @@ class Attention(nn.Module):
         b, n, w = x.shape
         return x.view(b, n, self.heads, w // self.heads).transpose(1, 2)
 
+    def project_memory(self, memory: Tensor, rope_k: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+        """Cross-attention keys (rotated) and values of ``memory`` tokens (B, M, W) → two (B, H, M, W/H).
+
+        Each token's key and value depend on that token (and its position) only, so those of constant memory
+        tokens can be computed once and passed to :meth:`forward` as ``memory_prefix``.
+        """
+        k, v = self.kv_proj(memory).chunk(2, dim=-1)
+        return apply_rotary(self._split(k), *rope_k), self._split(v)
+
     def forward(self, x: Tensor, memory: Tensor | None, rope_q: tuple[Tensor, Tensor],
-                rope_k: tuple[Tensor, Tensor]) -> Tensor:
+                rope_k: tuple[Tensor, Tensor], memory_prefix: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """``memory_prefix`` (cross attention only): precomputed (K, V) of the memory tokens that come before
+        ``memory`` (from :meth:`project_memory`); ``rope_k`` then holds the positions of ``memory``'s tokens."""
         if self.cross:
             assert memory is not None
             q = self.q_proj(x)
@@ -83,6 +94,8 @@ class Attention(nn.Module):
             q, k, v = self.qkv_proj(x).chunk(3, dim=-1)
         q, k, v = self._split(q), self._split(k), self._split(v)
         q, k = apply_rotary(q, *rope_q), apply_rotary(k, *rope_k)
+        if memory_prefix is not None:
+            k, v = torch.cat((memory_prefix[0], k), dim=2), torch.cat((memory_prefix[1], v), dim=2)
         y = F.scaled_dot_product_attention(q, k, v, dropout_p=self.dropout if self.training else 0.0)
         b, _, n, _ = y.shape
         return self.out_proj(y.transpose(1, 2).reshape(b, n, -1))
@@ -106,7 +119,11 @@ class FiLMDecoderLayer(nn.Module):
         self.film1, self.film2, self.film3 = FiLM(width, width), FiLM(width, width), FiLM(width, width)
 
     def forward(self, x: Tensor, memory: Tensor, t_cond: Tensor, ff_cond: Tensor,
-                rope_x: tuple[Tensor, Tensor], rope_mem: tuple[Tensor, Tensor]) -> Tensor:
+                rope_x: tuple[Tensor, Tensor], rope_mem: tuple[Tensor, Tensor],
+                memory_prefix: tuple[Tensor, Tensor] | None = None) -> Tensor:
+        """``memory_prefix``: cached cross-attention (K, V) of the memory tokens before ``memory`` (see
+        :meth:`Attention.forward`)."""
         x = x + self.film1(self.drop(self.self_attn(self.norm1(x), None, rope_x, rope_x)), t_cond)
-        x = x + self.film2(self.drop(self.cross_attn(self.norm2(x), memory, rope_x, rope_mem)), t_cond)
+        x = x + self.film2(self.drop(self.cross_attn(self.norm2(x), memory, rope_x, rope_mem, memory_prefix)),
+                           t_cond)
         return x + self.film3(self.drop(self.ff(self.norm3(x))), ff_cond)

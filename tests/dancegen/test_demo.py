@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -64,10 +65,28 @@ def test_package_checkpoint_roundtrip(tmp_path: Path) -> None:
         a, b = load_file(str(BUNDLED_DIR / f"{part}.safetensors")), load_file(str(dest / f"{part}.safetensors"))
         assert a.keys() == b.keys()
         assert all(torch.equal(a[k], b[k]) for k in a)
+    assert json.loads((dest / "config.json").read_text()) == json.loads((BUNDLED_DIR / "config.json").read_text())
     with pytest.raises(DancegenError, match="--install"):
         retrain(out=BUNDLED_DIR)
     with pytest.raises(DancegenError, match="do not also give --out"):
         retrain(out=tmp_path / "x", install=True)
+
+
+def test_package_checkpoint_drops_machine_paths(tmp_path: Path) -> None:
+    """A retrained model's config names the run's data and output folders: the package keeps none of them."""
+    src = tmp_path / "ckpt"
+    shutil.copytree(BUNDLED_DIR, src)
+    config = json.loads((src / "config.json").read_text())
+    config["train"]["data"] = str(tmp_path / "data")
+    config["train"]["out"] = str(tmp_path / "run")
+    config["data"]["dir"] = str((tmp_path / "data").resolve())
+    (src / "config.json").write_text(json.dumps(config))
+    dest = package_checkpoint(src, tmp_path / "package")
+    text = (dest / "config.json").read_text()
+    assert str(tmp_path) not in text
+    packaged = json.loads(text)
+    assert (packaged["train"]["data"], packaged["train"]["out"], packaged["data"]["dir"]) == (None, None, None)
+    assert packaged["model"] == config["model"]
 
 
 def test_demo_cli_writes_files_and_bas(tmp_path: Path) -> None:

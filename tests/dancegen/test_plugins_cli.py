@@ -71,7 +71,7 @@ def test_plugins_table_and_empty_selection():
     assert "dancegen-chroma" in table.stdout
     rows = {line.split("│")[1].strip(): [c.strip() for c in line.split("│")[2:-1]]
             for line in table.stdout.splitlines() if line.startswith("│") and line.split("│")[1].strip()}
-    assert rows["wav2clip"][:4] == ["512", "Wav2CLIP.pt", "≈ 45 MB", "no"]  # dim, weights, download, offline
+    assert rows["wav2clip"][:4] == ["512", "Wav2CLIP.pt", "≈ 49 MB", "no"]  # dim, weights, download, offline
     assert rows["wav2vec2"][1:4] == ["HF facebook/wav2vec2-base", "≈ 380 MB", "no"]
     assert rows["stft"][:4] == ["193", "none", "", "yes"]
     assert "Exporters" in table.stdout

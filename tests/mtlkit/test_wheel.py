@@ -13,7 +13,6 @@ import ast
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -107,22 +106,8 @@ def _pip_install(py: Path, args: list[str], what: str, cwd: Path, env: dict[str,
                 f"{_tail(proc.stdout + proc.stderr)}", pytrace=False)
 
 
-def _build_wheel(tmp_path: Path) -> Path:
-    """Build the mtlkit wheel from a copy of its project folder and package (the same relative layout), so
-    that no build/ or egg-info folder is written into the checkout and no stale build output can get in."""
-    src = tmp_path / "src"
-    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "build", "*.egg-info")
-    shutil.copytree(ROOT / PROJECT, src / PROJECT, ignore=ignore)  # the LICENSE symlink is copied as a file
-    shutil.copytree(ROOT / "mtlkit", src / "mtlkit", ignore=ignore)
-    out = tmp_path / "wheels"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(out),
-          str(src / PROJECT)], "building the mtlkit wheel", cwd=tmp_path, env=_clean_env())
-    wheels = sorted(out.glob("mtlkit-*.whl"))
-    assert len(wheels) == 1, f"expected one mtlkit wheel in {out}, found {[w.name for w in wheels]}"
-    return wheels[0]
-
-
-def _check_wheel_contents(wheel: Path, version: str) -> None:
+def _check_wheel_contents(wheel: Path, version: str, src: Path = ROOT) -> None:
+    """``src``: the sources the wheel was built from (tests/conftest.py's copy of the checkout)."""
     dist_info = f"mtlkit-{version}.dist-info/"
     with zipfile.ZipFile(wheel) as zf:
         names = set(zf.namelist())
@@ -131,11 +116,11 @@ def _check_wheel_contents(wheel: Path, version: str) -> None:
     assert wheel.name.startswith(f"mtlkit-{version}-"), f"{wheel.name}: version is not mtlkit.__version__ {version}"
     stray = sorted(n for n in names if not n.startswith(("mtlkit/", dist_info)))
     assert not stray, f"the mtlkit wheel holds files outside mtlkit/: {stray}"
-    sources = {p.relative_to(ROOT).as_posix() for p in (ROOT / "mtlkit").rglob("*.py") if "__pycache__" not in p.parts}
+    sources = {p.relative_to(src).as_posix() for p in (src / "mtlkit").rglob("*.py") if "__pycache__" not in p.parts}
     missing = sorted(sources - names)
     assert not missing, f"the mtlkit wheel lacks {missing} (a subpackage not listed in {PROJECT}/pyproject.toml?)"
     assert "mtlkit/py.typed" in names, "the mtlkit wheel lacks mtlkit/py.typed"
-    assert license_text == (ROOT / "LICENSE").read_bytes(), "the mtlkit wheel's LICENSE is missing or differs"
+    assert license_text == (src / "LICENSE").read_bytes(), "the mtlkit wheel's LICENSE is missing or differs"
     requires = {re.split(r"[\s<>=!~;\[]", line.split(":", 1)[1].strip())[0].lower()
                 for line in metadata.splitlines() if line.startswith("Requires-Dist:")}
     assert requires == REQUIRES, f"mtlkit must require only {sorted(REQUIRES)}, its METADATA says {sorted(requires)}"
@@ -156,10 +141,10 @@ def test_gcdance_requires_this_mtlkit():
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("wheel")
-def test_mtlkit_wheel_works_alone_in_a_fresh_venv(tmp_path):
+def test_mtlkit_wheel_works_alone_in_a_fresh_venv(tmp_path, built_wheels):
     version = _source_version()
-    wheel = _build_wheel(tmp_path)
-    _check_wheel_contents(wheel, version)
+    wheel = built_wheels.mtlkit  # tests/conftest.py: built once, with the gcdance wheel, as `make dist` does
+    _check_wheel_contents(wheel, version, built_wheels.src)
 
     venv = tmp_path / "venv"
     work = tmp_path / "work"  # the cwd of everything run in the venv: outside the repository

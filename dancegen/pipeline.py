@@ -70,9 +70,9 @@ def check_generation_options(longform: str | None = None, cleanup: str | None = 
     """One-line :class:`DancegenError` for the first bad generation option, cheap enough to call before any model
     is loaded; None skips an option. ``prefix`` (e.g. ``"--"``) names them as the caller's options.
 
-    ``longform``, ``cleanup``, ``pad``, ``sampler``: one of their modes; ``steps`` 1…:data:`MAX_STEPS`; ``guidance`` finite in
-    :data:`GUIDANCE_RANGE`; ``eta`` in :data:`ETA_RANGE`; ``variations``, ``window_batch`` >= 1; ``genre`` a known
-    genre name or alias; ``text`` a non-empty description of at most
+    ``longform``, ``cleanup``, ``pad``, ``sampler``: one of their modes; ``steps`` 1…:data:`MAX_STEPS`;
+    ``guidance`` finite in :data:`GUIDANCE_RANGE`; ``eta`` in :data:`ETA_RANGE`; ``variations``, ``window_batch``
+    >= 1; ``genre`` a known genre name or alias; ``text`` a non-empty description of at most
     :data:`~dancegen.genre.controller.MAX_TEXT_CHARS` characters."""
     for name, value, known in (("longform", longform, LONGFORM_MODES), ("cleanup", cleanup, CLEANUP_MODES),
                                ("pad", pad, PAD_MODES), ("sampler", sampler, SAMPLERS)):
@@ -310,9 +310,10 @@ class DancePipeline:
         history: tuple[Tensor, int] | None = None
         x = x_T
         batch = math.prod(x.shape[:-2])
+        condition = self.model.prepare_condition(music, genre)  # x_t/t-independent part, once per call
         for t, t_prev in self.scheduler.step_pairs(steps):
             tt = torch.full((batch,), t, dtype=torch.long, device=x.device)
-            x0 = self.model.guided_forward(x.reshape(batch, *x.shape[-2:]), tt, music, genre, guidance)
+            x0 = self.model.guided_forward(x.reshape(batch, *x.shape[-2:]), tt, condition, None, guidance)
             x0 = self.scheduler.maybe_clip(x0.view(x.shape))
             edit = StepEdit(x0) if step_hook is None else step_hook(x0, t, t_prev)
             if sampler == "dpmpp_2m":
@@ -365,7 +366,7 @@ class DancePipeline:
                   guidance: float, eta: float, seed: int, variations: int, constraints: Sequence[Constraint],
                   reference: MotionLike | None, window_batch: int, progress: ProgressCallback | None, pad: str,
                   keep_windows: bool, song_key: str | None, longform: str, cleanup: str,
-                  stage: Callable[[str], None], sampler: str = "ddim") -> GenerationResult:
+                  stage: Callable[[str], None], solver: str = "ddim") -> GenerationResult:
         t0 = time.perf_counter()
         constraints = list(constraints)
         if constraints and reference is None:
@@ -387,7 +388,7 @@ class DancePipeline:
             ref = self.prepare_reference(reference, frames, ref_mask)
         stage(f"sampling {len(windows)} window(s) × {steps} steps")
         sampler = WindowSampler(self, music, genre_emb, windows, variations, span, ref, ref_mask, steps,
-                                guidance, eta, seed, progress, keep_windows, longform, sampler)
+                                guidance, eta, seed, progress, keep_windows, longform, solver)
         motion = sampler.run()[:, :frames]
         motion = canonical_rot6d(motion)
         if ref is not None and ref_mask is not None:
@@ -397,7 +398,8 @@ class DancePipeline:
             stage("floor placement" + (" and foot clean-up" if cleanup == "feet" else ""))
             motion = self._finish(motion, ref, ref_mask, cleanup == "feet")
         t_cleanup = time.perf_counter() - t_sampled
-        settings = {"steps": steps, "sampler": sampler, "guidance": guidance, "eta": eta, "seed": seed, "variations": variations,
+        settings = {"steps": steps, "sampler": solver, "guidance": guidance, "eta": eta, "seed": seed,
+                    "variations": variations,
                     "window_batch": window_batch, "pad": pad, "window": WINDOW, "hop": HOP, "longform": longform,
                     "cleanup": cleanup,
                     "constraints": [repr(c) for c in constraints], "edited": reference is not None,

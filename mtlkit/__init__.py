@@ -28,7 +28,7 @@ from ._aggregator_plugins import (
 
 # the built-in methods (each registered under its name: mtlkit.get_aggregator(name))
 from ._aligned import AlignedMTL
-from ._backward import BACKENDS, Backend, BackwardResult, after_step, backward
+from ._backward import BACKENDS, COMMS, Backend, BackwardResult, Comm, after_step, backward
 from ._cagrad import CAGrad
 from ._config import ConFIG
 from ._cov import CoVWeighting
@@ -72,6 +72,7 @@ __version__ = "0.2.0"
 
 __all__ = [
     "BACKENDS",
+    "COMMS",
     "CRMOGM",
     "DBMTL",
     "DWA",
@@ -94,6 +95,7 @@ __all__ = [
     "BackwardResult",
     "CAGrad",
     "CoVWeighting",
+    "Comm",
     "ConFIG",
     "DualProj",
     "ExcessMTL",

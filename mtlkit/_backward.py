@@ -25,6 +25,11 @@ Parameters that only some losses use (task heads) go in ``task_params``: they ge
 
 ``groups`` aggregates each group of shared parameters separately (one weighting per group: GradVac's and
 torchjd's per-layer strategy), on the jacobian and gramian backends.
+
+Under ``torch.distributed``, ``comm`` picks how the jacobian and gramian backends exchange the per-task
+gradients: ``"allreduce"`` (the whole K×P Jacobian) or ``"sharded"`` (reduce-scatter it, sum the shards' partial
+Gramians, combine each shard locally, all-gather the update; Gramian-based methods only); ``"auto"`` is
+``"sharded"`` whenever every aggregator is Gramian-based. See ``_distributed``.
 """
 
 from __future__ import annotations
@@ -48,7 +53,9 @@ if TYPE_CHECKING:
 
 Backend = Literal["auto", "jacobian", "gramian", "representation"]
 TaskWeighting = Literal["unweighted", "weighted"]
+Comm = Literal["auto", "allreduce", "sharded"]
 BACKENDS = ("auto", "jacobian", "gramian", "representation")
+COMMS = ("auto", "allreduce", "sharded")
 
 
 @dataclass
@@ -230,6 +237,7 @@ def backward(
     retain_graph: bool = False,
     sync: bool | None = None,
     process_group: ProcessGroup | None = None,
+    comm: Comm = "auto",
 ) -> BackwardResult:
     """Aggregate the gradients of K task losses and accumulate the update into each parameter's ``.grad``.
 
@@ -254,12 +262,18 @@ def backward(
         retain_graph: keep the autograd graph afterwards (otherwise it is freed, activations included).
         sync: average across ``torch.distributed`` ranks (None = when initialised with world size > 1).
         process_group: the process group for ``sync``.
+        comm: how the jacobian and gramian backends exchange per-task gradients across ranks: ``"allreduce"``
+            (the K×P Jacobian; any aggregator), ``"sharded"`` (reduce-scatter, K×K Gramian all-reduce,
+            all-gather of the update; Gramian-based aggregators only) or ``"auto"`` (``"sharded"`` when every
+            aggregator is Gramian-based). Results agree to rounding; see the distributed docs for the bytes.
 
     Returns:
         A :class:`BackwardResult`.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+    if comm not in COMMS:
+        raise ValueError(f"unknown comm {comm!r}; choose one of {', '.join(COMMS)}")
     if task_weighting not in (None, "unweighted", "weighted"):
         raise ValueError(f"task_weighting must be 'unweighted' or 'weighted', got {task_weighting!r}")
     L, terms = _stack_losses(losses)
@@ -290,18 +304,26 @@ def backward(
                     or not a.properties.gramian_based)
         raise ValueError(f"backend {backend!r} needs a Gramian-based aggregator; "
                          f"{name!r} needs the Jacobian: use backend='jacobian'")
+    all_weightings = all(isinstance(a, Weighting) and a.properties.gramian_based for a in aggs)
+    if comm == "sharded" and backend in ("jacobian", "gramian") and not all_weightings and not any(loss_based):
+        raise ValueError("comm='sharded' needs Gramian-based aggregators (weights from the Gramian); "
+                         "use comm='allreduce'")
     sync_ = Sync(sync, process_group)
+    sharded = sync_.enabled and comm != "allreduce" and all_weightings
     L_detached = sync_.mean_(L.detach().double().clone())
     if any(loss_based):
         agg = aggs[0]
         assert isinstance(agg, LossWeighting)
         return _loss_backend(L, L_detached, shared, heads, agg, tw, retain_graph, sync_)
     if backend == "jacobian":
+        if sharded:
+            return _jacobian_sharded(L, L_detached, shared, sizes, heads, aggs, tw, chunk_size, retain_graph, sync_,
+                                     terms)
         return _jacobian_backend(L, L_detached, shared, sizes, heads, aggs, tw, chunk_size, retain_graph, sync_,
                                  terms)
     if backend == "gramian":
         return _gramian_backend(L, L_detached, shared, sizes, heads, aggs, tw, chunk_size, block_numel,
-                                retain_graph, sync_, terms)
+                                retain_graph, sync_, terms, sharded)
     if sizes is not None:
         raise ValueError("groups apply to the jacobian and gramian backends (the representation backend has one "
                          "Gramian for the whole trunk)")
@@ -395,6 +417,58 @@ def _jacobian_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], sizes: list[
     return parts[0] if sizes is None else _grouped("jacobian", L_d, parts, sq_norm**0.5)
 
 
+def _partial_gramian(J: Tensor) -> Tensor:
+    """``J Jᵀ`` in float64 for a (K, n) block that may have no column (a rank's empty share of a group)."""
+    if J.shape[1] == 0:
+        return torch.zeros(J.shape[0], J.shape[0], dtype=torch.float64, device=J.device)
+    return gramian(J)
+
+
+def _jacobian_sharded(L: Tensor, L_d: Tensor, shared: list[Tensor], sizes: list[int] | None, heads: list[Tensor],
+                      aggs: list[Aggregator], task_weighting: str, chunk_size: int | None, retain_graph: bool,
+                      sync: Sync, terms: list[Tensor] | None) -> BackwardResult:
+    """The jacobian backend with ``comm="sharded"``: reduce-scatter J so that this rank holds the averaged
+    columns [start, stop) of every task, sum the ranks' partial Gramians (one K×K all-reduce per group, in one
+    call), weights from the global Gramian (the same on every rank), this rank's slice of ``w @ J`` (and of the
+    heads' update), then one all-gather of the (P,) update. Bytes per rank: K·P·(W−1)/W + P·(W−1)/W + G·K²
+    (ring all-reduce of the Gramians)."""
+    J = jacobian(L, shared + heads, chunk_size=chunk_size, retain_graph=retain_graph, terms=terms)
+    P_all = J.shape[1]
+    Js, start, stop = sync.shard_mean_(J)
+    del J
+    spans = _spans(shared, sizes)
+    local = [(max(c0, start), min(c1, stop)) for _, _, c0, c1 in spans]  # each group's columns in this shard
+    Gs = sync.sum_(torch.stack([_partial_gramian(Js[:, a - start : max(a, b) - start]) for a, b in local]))
+    part = torch.zeros(stop - start, dtype=Js.dtype, device=Js.device)
+    Gc, ws = [], []
+    for agg, G, (a, b) in zip(aggs, Gs, local):
+        Gc.append(check_gramian(G))
+        w = _weights(agg, Gc[-1], L_d, sync)
+        ws.append(w)
+        if a < b:
+            part[a - start : b - start] = w.to(Js.dtype) @ Js[:, a - start : b - start]
+    P = spans[-1][3]
+    if heads:
+        if task_weighting == "weighted":
+            hw = ws[0].to(Js.dtype)
+        else:
+            hw = torch.ones(Js.shape[0], dtype=Js.dtype, device=Js.device)
+        a = max(P, start)
+        if a < stop:
+            part[a - start :] = hw @ Js[:, a - start :]
+    del Js
+    update = sync.gather_(part, P_all)
+    parts, sq_norm = [], 0.0
+    for agg, G, w, (p0, p1, c0, c1) in zip(aggs, Gc, ws, spans):
+        _accumulate(shared[p0:p1], _split(update[c0:c1], shared[p0:p1]))
+        norm = float(update[c0:c1].norm())
+        sq_norm += norm * norm
+        parts.append(_finish("jacobian", "parameters", L_d, G, w, agg, norm))
+    if heads:
+        _accumulate(heads, _split(update[P:], heads))
+    return parts[0] if sizes is None else _grouped("jacobian", L_d, parts, sq_norm**0.5)
+
+
 def _apply_synced(L: Tensor, w: Tensor, shared: list[Tensor], heads: list[Tensor], grads: Sequence[Tensor | None],
                   task_weighting: str, retain_graph: bool, sync: Sync,
                   head_rows: Sequence[Sequence[Tensor | None]] | None = None) -> None:
@@ -430,17 +504,24 @@ def _blocks(params: list[Tensor], K: int, block_numel: int) -> list[list[Tensor]
 
 def _gramian_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], sizes: list[int] | None, heads: list[Tensor],
                      aggs: list[Aggregator], task_weighting: str, chunk_size: int | None, block_numel: int,
-                     retain_graph: bool, sync: Sync, terms: list[Tensor] | None) -> BackwardResult:
+                     retain_graph: bool, sync: Sync, terms: list[Tensor] | None, sharded: bool = False
+                     ) -> BackwardResult:
+    """Sharded: each block is reduce-scattered (this rank's columns, averaged) instead of all-reduced, its
+    partial Gramian accumulated, and the groups' partial Gramians summed across ranks in one K×K all-reduce."""
     K = L.shape[0]
     spans = _spans(shared, sizes)
+    Gs = torch.zeros(len(spans), K, K, dtype=torch.float64, device=L.device)
+    for g, (p0, p1, _, _) in enumerate(spans):
+        for block in _blocks(shared[p0:p1], K, block_numel):
+            Jb = jacobian(L, block, chunk_size=chunk_size, retain_graph=True, terms=terms)
+            Jb = sync.shard_mean_(Jb)[0] if sharded else sync.mean_(Jb)
+            Gs[g] += _partial_gramian(Jb)
+            del Jb
+    if sharded:
+        sync.sum_(Gs)
     parts, grads, sq_norm = [], [], 0.0
     for g, (agg, (p0, p1, _, _)) in enumerate(zip(aggs, spans)):
-        G = torch.zeros(K, K, dtype=torch.float64, device=L.device)
-        for block in _blocks(shared[p0:p1], K, block_numel):
-            Jb = sync.mean_(jacobian(L, block, chunk_size=chunk_size, retain_graph=True, terms=terms))
-            G += gramian(Jb)
-            del Jb
-        G = check_gramian(G)
+        G = check_gramian(Gs[g])
         w = _weights(agg, G, L_d, sync)
         last = g == len(spans) - 1
         keep = retain_graph or bool(heads) or not last

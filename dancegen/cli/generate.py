@@ -28,6 +28,9 @@ _LONGFORM = Opt("--longform", help="How 4-s windows become one dance: blend (sof
                 "consensus (windows averaged while denoising) or inpaint (the paper's scheme).")
 _CLEANUP = Opt("--cleanup", help="feet: on the floor, planted feet locked (leg IK), no foot below the floor; "
                "floor: only placed on the floor (no height drift); none: the model's raw output.")
+_SAMPLER = Opt("--sampler", help="Reverse-step solver: ddim (the paper's, with --eta) or dpmpp_2m (DPM-Solver++(2M), "
+               "deterministic, --eta ignored; for 10-20 steps).")
+_SAMPLER_NAMES = {"ddim": "DDIM", "dpmpp_2m": "DPM-Solver++(2M)"}
 
 
 def _device(name: str) -> str:
@@ -461,7 +464,8 @@ def _print_table(summary: dict[str, Any]) -> None:
     table.add_row("genre", genre)
     table.add_row("duration", f"{summary['duration']:.2f} s")
     table.add_row("frames", f"{summary['frames']} at {summary['fps']} FPS × {summary['variations']} variation(s)")
-    table.add_row("sampling", f"{s['steps']} {_SAMPLER_NAMES.get(s.get('sampler', 'ddim'), 'DDIM')} steps, guidance {s['guidance']}, η {s['eta']}, seed {s['seed']}, "
+    solver = _SAMPLER_NAMES.get(s.get("sampler", "ddim"), "DDIM")
+    table.add_row("sampling", f"{s['steps']} {solver} steps, guidance {s['guidance']}, η {s['eta']}, seed {s['seed']}, "
                   f"{st['windows']} windows in {st['chunks']} chunk(s)")
     if s["constraints"]:
         table.add_row("kept", "; ".join(s["constraints"]))

@@ -207,3 +207,80 @@ def test_normalizer_round_trip_and_contacts():
         MotionNormalizer.fit(torch.zeros(0, 319))
     with pytest.raises(DancegenError):
         MotionNormalizer(mode="zscore")
+
+
+# ---------------------------------------------------------------------------------------------- cached condition
+#: The cached path projects the memory's time tokens apart from its condition tokens (another GEMM shape), so it
+#: matches the uncached one up to float rounding, not bit for bit.
+CACHE_ATOL = 1e-5
+
+
+@pytest.mark.parametrize(("seed", "overrides", "b", "n"), [
+    (0, {}, 2, 12),
+    (1, {"width": 48, "layers": 2, "heads": 3, "ff": 40, "music_dim": 9, "genre_dim": 5}, 3, 7),
+    (2, {"width": 64, "layers": 3, "heads": 4, "ff": 96, "seq_len": 16, "hand_music_dim": 4}, 1, 16),
+    (3, {"layers": 2, "music_dim": 1, "genre_dim": 1}, 4, 1),
+])
+def test_prepared_condition_matches_raw_guided_forward(seed, overrides, b, n):
+    model = _model(seed, **overrides)
+    x, t, music, genre = _inputs(model.config, b=b, n=n, seed=seed)
+    with torch.no_grad():
+        cond = model.prepare_condition(music, genre)
+        assert (cond.rows, cond.frames, cond.guided) == (2 * b, n, True)
+        for w in (1.0, 2.7):
+            ref = model.guided_forward(x, t, music, genre, w)
+            out = model.guided_forward(x, t, cond, None, w)
+            assert out.shape == ref.shape
+            assert (out - ref).abs().max().item() < CACHE_ATOL
+        # the CFG batch itself: cond and uncond halves of the one 2B forward
+        drop = torch.arange(2 * b) >= b
+        ref2 = model(x.repeat(2, 1, 1), t.repeat(2), music.repeat(2, 1, 1), genre.repeat(2, 1), drop)
+        out2 = model._cached_forward(x.repeat(2, 1, 1), t.repeat(2), cond)
+        assert (out2 - ref2).abs().max().item() < CACHE_ATOL
+
+
+@pytest.mark.parametrize("mask", [None, [True, False, True], [False, False, False], [True, True, True]])
+def test_prepared_condition_in_forward_with_drop_masks(mask):
+    model = _model(5, layers=2)
+    x, t, music, genre = _inputs(model.config, b=3, n=9, seed=5)
+    drop = None if mask is None else torch.tensor(mask)
+    with torch.no_grad():
+        cond = model.prepare_condition(music, genre)
+        ref = model(x, t, music, genre, drop_music_mask=drop)
+        out = model(x, t, cond, drop_music_mask=drop)
+    assert (out - ref).abs().max().item() < CACHE_ATOL
+
+
+def test_prepared_condition_reused_across_steps_and_errors():
+    model = _model(6)
+    x, _, music, genre = _inputs(model.config, b=2, n=10, seed=6)
+    with torch.no_grad():
+        cond = model.prepare_condition(music, genre)
+        for step in (999, 500, 3, 0):  # one condition, many timesteps and inputs
+            t = torch.full((2,), step)
+            xs = x * (step + 1) / 1000
+            ref = model.guided_forward(xs, t, music, genre, 2.0)
+            assert (model.guided_forward(xs, t, cond, None, 2.0) - ref).abs().max().item() < CACHE_ATOL
+        with pytest.raises(DancegenError, match="not both"):
+            model.guided_forward(x, t, cond, genre, 2.0)
+        with pytest.raises(DancegenError, match="prepare_condition for 1"):
+            model.guided_forward(x[:1], t[:1], cond, None, 2.0)
+        with pytest.raises(DancegenError, match="x_t must be"):
+            model.guided_forward(x[:, :5], t, cond, None, 2.0)
+        with pytest.raises(DancegenError, match="genre_embedding is required"):
+            model.guided_forward(x, t, music, None, 2.0)
+        with pytest.raises(DancegenError, match="music features"):
+            model.prepare_condition(music[..., :3], genre)
+
+
+def test_training_forward_unchanged_by_caching_code():
+    # the raw-tensor path (training) still runs the original expert forward: cached and raw agree in train mode
+    # with dropout off when the same drop mask is used, and gradients flow through the cached path too
+    model = _model(7, dropout=0.0).train()
+    x, t, music, genre = _inputs(model.config, b=2, n=8, seed=7)
+    drop = torch.tensor([False, True])
+    ref = model(x, t, music, genre, drop_music_mask=drop)
+    out = model(x, t, model.prepare_condition(music, genre), drop_music_mask=drop)
+    assert (out - ref).abs().max().item() < CACHE_ATOL
+    out.sum().backward()
+    assert model.body.cond_adapter[0].weight.grad is not None

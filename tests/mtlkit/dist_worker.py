@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -20,8 +22,16 @@ COMBOS += [("pcgrad-by-name", "jacobian"), ("pcgrad-by-name", "gramian"), ("dwa"
 # every other registered method (built-ins and plugins), each on the backend it needs
 _COVERED = {a for a, _ in COMBOS}
 COMBOS += [(info.name, "jacobian") for info in mtlkit.list_aggregators() if info.name not in _COVERED]
+# both ways of exchanging per-task gradients (comm=), Gramian-based methods on the exact backends
+COMM_COMBOS = [(agg, backend, comm) for agg in ("nash", "upgrad", "mgda", "pcgrad", "nash-groups")
+               for backend in ("jacobian", "gramian") for comm in ("allreduce", "sharded")]
+COMM_COMBOS += [("nash-blocks", "gramian", "allreduce"), ("nash-blocks", "gramian", "sharded")]  # many blocks
+# what the 3-process run covers (``dist_worker.py OUT comm``): uneven shards, a sum over more than two ranks
+THREE_RANK_COMBOS = [("nash", "jacobian", "sharded"), ("upgrad", "gramian", "sharded"),
+                     ("pcgrad", "jacobian", "sharded"), ("nash-groups", "jacobian", "sharded"),
+                     ("nash-blocks", "gramian", "sharded")]
 UNSEEDED = {"pcgrad-by-name"}  # a fresh unseeded generator per rank: only the ranks' agreement is defined
-STEPS, BATCH = 4, 16
+STEPS, BATCH = 4, 24  # the batch splits evenly over 2 and 3 ranks
 
 
 def make_aggregator(name: str) -> mtlkit.Aggregator | list[mtlkit.Aggregator]:
@@ -33,7 +43,7 @@ def make_aggregator(name: str) -> mtlkit.Aggregator | list[mtlkit.Aggregator]:
         return mtlkit.get_aggregator("pcgrad")
     if name == "uw":
         return mtlkit.get_aggregator("uw", num_tasks=3)
-    if name == "nash":
+    if name in ("nash", "nash-blocks"):
         return mtlkit.get_aggregator("nash", max_norm=None)
     if {i.name: i for i in mtlkit.list_aggregators()}[name].properties.randomised:  # the single-process run draws alike
         return mtlkit.get_aggregator(name, generator=torch.Generator().manual_seed(123))
@@ -52,7 +62,7 @@ def initial_parameters() -> list[float]:
     return torch.cat([p.detach().reshape(-1) for p in [*trunk.parameters(), *heads.parameters()]]).tolist()
 
 
-def train(agg_name: str, backend: str, rank: int, world: int) -> list[float]:
+def train(agg_name: str, backend: str, rank: int, world: int, comm: str = "auto") -> list[float]:
     trunk, heads = make_model()
     agg = make_aggregator(agg_name)
     own = [] if isinstance(agg, list) else list(agg.parameters())  # uw: its log-variances too
@@ -68,7 +78,8 @@ def train(agg_name: str, backend: str, rank: int, world: int) -> list[float]:
         losses = [nn.functional.mse_loss(h(z).squeeze(1), ys[local, i]) for i, h in enumerate(heads)]
         for p in params:
             p.grad = None
-        mtlkit.backward(losses, trunk, agg, backend=backend, representation=z, task_params=heads, groups=groups)
+        mtlkit.backward(losses, trunk, agg, backend=backend, representation=z, task_params=heads, groups=groups,
+                        comm=comm, block_numel=40 if agg_name.endswith("-blocks") else 1 << 27)
         with torch.no_grad():
             for p in params:
                 p -= 0.1 * p.grad
@@ -84,7 +95,25 @@ def main() -> None:
 
     dist.init_process_group("gloo")
     rank, world = dist.get_rank(), dist.get_world_size()
-    results = {f"{a}/{b}": train(a, b, rank, world) for a, b in COMBOS}
+    sent = {"n": 0.0}  # numbers this rank sends: ring all-reduce of n: 2n(W-1)/W; all-to-all of n: n(W-1)/W
+
+    def counting(fn: Callable[..., Any], all_to_all: bool) -> Callable[..., Any]:
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if all_to_all:
+                sent["n"] += args[1].numel() * (world - 1) / world
+            else:
+                sent["n"] += 2 * args[0].numel() * (world - 1) / world
+            return fn(*args, **kwargs)
+        return wrapped
+
+    dist.all_reduce = counting(dist.all_reduce, all_to_all=False)
+    dist.all_to_all_single = counting(dist.all_to_all_single, all_to_all=True)
+    three = sys.argv[2:] == ["comm"]
+    results = {} if three else {f"{a}/{b}": train(a, b, rank, world) for a, b in COMBOS}
+    for a, b, c in THREE_RANK_COMBOS if three else COMM_COMBOS:
+        before = sent["n"]
+        results[f"{a}/{b}/{c}"] = train(a, b, rank, world, comm=c)
+        results[f"{a}/{b}/{c}/numbers"] = [float(sent["n"] - before)]
     with open(f"{sys.argv[1]}/rank{rank}.json", "w") as fh:
         json.dump(results, fh)
     dist.destroy_process_group()

@@ -13,12 +13,10 @@ import functools
 import http.server
 import io
 import json
-import shutil
 import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -97,81 +95,9 @@ def test_api_reference_pages_are_generated(site: Path) -> None:
 # ------------------------------------------------------------------------------------------ headless Chromium
 
 
-def _chromium() -> str | None:
-    for name in ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-class DevTools:
-    """A minimal Chrome DevTools Protocol client for one page."""
-
-    def __init__(self, exe: str, profile: Path) -> None:
-        websocket = pytest.importorskip("websocket", reason="the websocket-client package drives Chromium")
-        args = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--window-size=1280,2000", f"--user-data-dir={profile}", "--remote-debugging-port=0",
-                "--remote-debugging-address=127.0.0.1", "about:blank"]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 60
-        while not (port_file.exists() and port_file.read_text().strip()):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.close()
-                pytest.fail(f"chromium did not start (exit code {self.proc.poll()})")
-            time.sleep(0.1)
-        port = int(port_file.read_text().split()[0])
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
-            page = next(t for t in json.load(r) if t["type"] == "page")
-        self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=60)
-        self.next_id = 0
-        self.call("Runtime.enable")
-        self.call("Page.enable")
-
-    def call(self, method: str, **params: object) -> dict:
-        self.next_id += 1
-        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        while True:
-            msg = json.loads(self.ws.recv())
-            if msg.get("id") == self.next_id:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg["result"]
-
-    def js(self, expression: str, await_promise: bool = False) -> object:
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=await_promise)
-        if "exceptionDetails" in result:
-            raise AssertionError(f"{expression}: {result['exceptionDetails']}")
-        return result["result"].get("value")
-
-    def open(self, url: str) -> None:
-        self.call("Page.navigate", url=url)
-        deadline = time.monotonic() + 60
-        while self.js("location.href") != url or self.js("document.readyState") != "complete":
-            assert time.monotonic() < deadline, f"{url} did not finish loading"
-            time.sleep(0.05)
-
-    def close(self) -> None:
-        if getattr(self, "ws", None) is not None:
-            self.ws.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory):
-    exe = _chromium()
-    if exe is None:
-        pytest.skip("Chromium is not installed (run scripts/install_chromium.sh or apt-get install chromium)")
-    tools = DevTools(exe, tmp_path_factory.mktemp("chromium-profile"))
-    yield tools
-    tools.close()
+def browser(chromium):
+    return chromium("--hide-scrollbars", "--window-size=1280,2000")
 
 
 # Formulas typeset: every arithmatex element holds an mjx-container and none a TeX error; the visible text outside
@@ -194,7 +120,7 @@ STATE = """(() => {
 
 
 @pytest.mark.parametrize("page", MATH_PAGES)
-def test_formulas_are_rendered_in_chromium(browser: DevTools, server: str, page: str, tmp_path: Path) -> None:
+def test_formulas_are_rendered_in_chromium(browser, server: str, page: str, tmp_path: Path) -> None:
     browser.open(server + page)
     deadline = time.monotonic() + 60
     while True:

@@ -9,10 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-import shutil
-import subprocess
 import time
-import urllib.request
 
 import numpy as np
 import pytest
@@ -89,92 +86,9 @@ def test_wav_audio_and_bad_format():
 # ------------------------------------------------------------------------------------------ headless Chromium
 
 
-def _chromium() -> str | None:
-    for name in ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome"):
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-class DevTools:
-    """A minimal Chrome DevTools Protocol client: one page, console errors collected."""
-
-    def __init__(self, exe: str, profile) -> None:
-        websocket = pytest.importorskip("websocket", reason="the websocket-client package drives Chromium")
-        args = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                f"--user-data-dir={profile}", "--autoplay-policy=no-user-gesture-required",
-                "--remote-debugging-port=0", "--remote-debugging-address=127.0.0.1", "about:blank"]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        port_file = profile / "DevToolsActivePort"
-        deadline = time.monotonic() + 60
-        while not (port_file.exists() and port_file.read_text().strip()):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.close()
-                pytest.fail(f"chromium did not start (exit code {self.proc.poll()})")
-            time.sleep(0.1)
-        port = int(port_file.read_text().split()[0])
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as r:
-            page = next(t for t in json.load(r) if t["type"] == "page")
-        self.ws = websocket.create_connection(page["webSocketDebuggerUrl"], timeout=30)
-        self.next_id = 0
-        self.errors: list[str] = []
-        for domain in ("Runtime", "Log", "Page"):
-            self.call(f"{domain}.enable")
-
-    def _event(self, msg: dict) -> None:
-        method, params = msg.get("method"), msg.get("params", {})
-        if method == "Runtime.exceptionThrown":
-            self.errors.append(json.dumps(params["exceptionDetails"])[:500])
-        elif method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert"):
-            self.errors.append(json.dumps(params["args"])[:500])
-        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
-            self.errors.append(params["entry"]["text"])
-
-    def call(self, method: str, **params) -> dict:
-        self.next_id += 1
-        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
-        while True:
-            msg = json.loads(self.ws.recv())
-            if msg.get("id") == self.next_id:
-                if "error" in msg:
-                    raise RuntimeError(f"{method}: {msg['error']}")
-                return msg["result"]
-            self._event(msg)
-
-    def js(self, expression: str, await_promise: bool = False):
-        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=await_promise)
-        if "exceptionDetails" in result:
-            raise AssertionError(f"{expression}: {result['exceptionDetails']}")
-        return result["result"].get("value")
-
-    def open(self, url: str) -> None:
-        self.call("Page.navigate", url=url)
-        deadline = time.monotonic() + 30
-        while not self.js("document.readyState === 'complete' && typeof window.dancePlayer === 'object'"):
-            assert time.monotonic() < deadline, "the page did not finish loading"
-            time.sleep(0.05)
-
-    def close(self) -> None:
-        if getattr(self, "ws", None) is not None:
-            self.ws.close()
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-
-
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory):
-    exe = _chromium()
-    if exe is None:
-        pytest.skip("Chromium is not installed (run scripts/install_chromium.sh or apt-get install chromium)")
-    tools = DevTools(exe, tmp_path_factory.mktemp("chromium-profile"))
-    yield tools
-    tools.close()
+def browser(chromium):
+    return chromium("--autoplay-policy=no-user-gesture-required")
 
 
 # Read inside an animation-frame callback: the player's own callback (registered earlier) has just drawn the frame.
@@ -185,7 +99,7 @@ STATE = (
 )
 
 
-def state(browser: DevTools) -> dict:
+def state(browser) -> dict:
     return json.loads(browser.js(STATE, await_promise=True))
 
 
@@ -193,7 +107,7 @@ def test_player_follows_the_audio_clock(browser, tmp_path):
     path = write_html(tmp_path / "dance.html", make_dance(), make_music(FRAMES / 30), SR, genre="Popping",
                       text="This is a Popping type of music.")
     browser.errors.clear()
-    browser.open(path.as_uri())
+    browser.open(path.as_uri(), ready="typeof window.dancePlayer === 'object'")
     assert browser.js("document.getElementById('genre').textContent") == "Popping"
     assert browser.js("dancePlayer.frames") == FRAMES
     assert browser.js("dancePlayer.hasAudio") is True
@@ -243,7 +157,7 @@ def test_player_follows_the_audio_clock(browser, tmp_path):
 def test_player_without_audio_uses_a_timer(browser, tmp_path):
     path = write_html(tmp_path / "silent.html", make_dance(), genre="Jazz")
     browser.errors.clear()
-    browser.open(path.as_uri())
+    browser.open(path.as_uri(), ready="typeof window.dancePlayer === 'object'")
     assert browser.js("dancePlayer.hasAudio") is False
     browser.js("dancePlayer.play()", await_promise=True)
     time.sleep(0.6)

@@ -16,10 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
-import subprocess
-import sys
 import time
 import zipfile
 from pathlib import Path
@@ -34,7 +31,6 @@ except ModuleNotFoundError:  # Python 3.10
 
 ROOT = Path(__file__).resolve().parents[2]
 ASSETS = ROOT / "dancegen" / "assets"
-TORCH = "torch==2.13.0"  # the Makefile's pin; pip's configuration may point at a local wheel of it
 COMMANDS = ("demo", "generate", "edit", "train", "evaluate", "ablate", "data", "plugins", "version")
 DEMO_FORMATS = {"npz": "motion.npz", "bvh": "dance.bvh", "html": "dance.html", "mp4": "dance.mp4"}
 HELP_SECONDS = 3.0  # `dancegen --help`, best of three runs: imports nothing heavy (no torch)
@@ -147,82 +143,35 @@ def test_gcdance_wheel_contents_and_metadata(built_wheels):
     assert re.search(r"^dancegen\s*=\s*dancegen\.cli:main$", entry_points, re.M), entry_points
 
 
-# ---------------------------------------------------------------------------------------------- a fresh venv
-def _clean_env(**extra: str) -> dict[str, str]:
-    """The environment for the fresh venv's processes: nothing that adds the repository (or anything else) to
-    sys.path; pip's own configuration (index, find-links, cache) is kept. Byte code may be written: pip installs
-    with ``--no-compile`` (compiling all of torch and transformers would double the install time), so the first
-    run writes it for the modules it imports, inside the venv."""
-    env = {k: v for k, v in os.environ.items() if k not in {
-        "PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "MTLKIT_LOAD_PLUGINS", "PYTHONDONTWRITEBYTECODE"}}
-    env.update(PYTHONNOUSERSITE="1", PIP_DISABLE_PIP_VERSION_CHECK="1", **extra)
-    return env
-
-
-def _tail(text: str, n: int = 40) -> str:
-    lines = [line for line in text.splitlines() if not line.startswith("WARNING: Location ")]  # pip index noise
-    return "\n".join(lines[-n:])
-
-
-def _run(cmd: list[str], what: str, cwd: Path, env: dict[str, str], timeout: float = 600) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    if proc.returncode != 0:
-        pytest.fail(f"{what} failed (exit {proc.returncode}): {' '.join(map(str, cmd))}\n"
-                    f"{_tail(proc.stdout + proc.stderr)}", pytrace=False)
-    return proc.stdout
-
-
-def _pip_install(py: Path, args: list[str], what: str, cwd: Path, env: dict[str, str]) -> None:
-    """``pip install``; when it fails because the package index cannot be reached, skip (and only then)."""
-    proc = subprocess.run([str(py), "-m", "pip", "install", "--no-compile", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=900, check=False)
-    if proc.returncode == 0:
-        return
-    probe = subprocess.run([str(py), "-m", "pip", "download", "--no-deps", "-d", str(cwd / "probe"), "typer>=0.12"],
-                           cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False)
-    if probe.returncode != 0:
-        pytest.skip(f"{what}: pip cannot reach the package index (even `pip download typer` fails): "
-                    f"{_tail(probe.stdout + probe.stderr, 3)}")
-    pytest.fail(f"{what} failed (exit {proc.returncode}) although the package index is reachable:\n"
-                f"{_tail(proc.stdout + proc.stderr)}", pytrace=False)
-
-
 @pytest.mark.slow
 @pytest.mark.xdist_group("wheel")
-def test_gcdance_wheel_runs_the_demo_in_a_fresh_venv(tmp_path, built_wheels):
-    venv, work = tmp_path / "venv", tmp_path / "work"  # work: the cwd of everything run in the venv
-    work.mkdir()
-    env = _clean_env()
-    _run([sys.executable, "-m", "venv", str(venv)], "creating the virtual environment", cwd=work, env=env)
-    bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
-    py = bin_dir / "python"
-    _pip_install(py, [TORCH], f"pip install {TORCH}", cwd=work, env=env)
-    _pip_install(py, [str(built_wheels.mtlkit), f"{built_wheels.gcdance}[video]"],
-                 f"pip install {built_wheels.mtlkit.name} {built_wheels.gcdance.name}[video]", cwd=work, env=env)
-    _run([str(py), "-m", "pip", "check"], "pip check", cwd=work, env=env)
+def test_gcdance_wheel_runs_the_demo_in_a_fresh_venv(tmp_path, fresh_venv, built_wheels):
+    venv, work = fresh_venv, fresh_venv.work  # tests/conftest.py: a new venv with only torch; work: outside the repo
+    venv.pip_install(built_wheels.mtlkit, f"{built_wheels.gcdance}[video]", probe="typer>=0.12")
+    venv.run([venv.python, "-m", "pip", "check"], "pip check")
 
     # dancegen runs with its caches in tmp_path and offline: the wheel alone must be enough.
-    run_env = _clean_env(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
-                         XDG_CACHE_HOME=str(tmp_path / "cache"), HF_HOME=str(tmp_path / "hf"),
-                         NUMBA_CACHE_DIR=str(tmp_path / "numba"))
-    where = json.loads(_run([str(py), "-c", "import json, dancegen, mtlkit; print(json.dumps([dancegen.__file__, "
-                             "mtlkit.__file__]))"], "importing dancegen and mtlkit", work, run_env))
+    run_env = venv.env(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1",
+                       XDG_CACHE_HOME=str(tmp_path / "cache"), HF_HOME=str(tmp_path / "hf"),
+                       NUMBA_CACHE_DIR=str(tmp_path / "numba"))
+    where = json.loads(venv.run([venv.python, "-c", "import json, dancegen, mtlkit; print(json.dumps(["
+                                 "dancegen.__file__, mtlkit.__file__]))"], "importing dancegen and mtlkit", run_env))
     for path in where:
-        assert Path(path).resolve().is_relative_to(venv.resolve()), f"imported {path}, not from the venv"
+        assert Path(path).resolve().is_relative_to(venv.dir.resolve()), f"imported {path}, not from the venv"
 
-    dancegen = bin_dir / "dancegen"
+    dancegen = venv.bin / "dancegen"
     seconds = []
     for _ in range(3):
         t0 = time.perf_counter()
-        help_text = _run([str(dancegen), "--help"], "dancegen --help", work, run_env, timeout=120)
+        help_text = venv.run([dancegen, "--help"], "dancegen --help", run_env, timeout=120)
         seconds.append(time.perf_counter() - t0)
     missing = [c for c in COMMANDS if not re.search(rf"^\W*{c}\s", help_text, re.M)]
     assert not missing, f"dancegen --help does not list {missing}:\n{help_text}"
     assert min(seconds) < HELP_SECONDS, f"dancegen --help took {min(seconds):.2f} s (best of 3: {seconds})"
 
     t0 = time.perf_counter()
-    summary = json.loads(_run([str(dancegen), "demo", "--out", "out", "--seconds", "4", "--steps", "2", "--json"],
-                              "dancegen demo", work, run_env))
+    summary = json.loads(venv.run([dancegen, "demo", "--out", "out", "--seconds", "4", "--steps", "2", "--json"],
+                                  "dancegen demo", run_env))
     elapsed = time.perf_counter() - t0
     config = built_wheels.src / "dancegen" / "assets" / "default_model" / "config.json"
     digest = hashlib.sha256(config.read_bytes()).hexdigest()[:12]

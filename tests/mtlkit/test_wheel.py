@@ -11,10 +11,7 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import re
-import subprocess
-import sys
 import zipfile
 from pathlib import Path
 
@@ -22,7 +19,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = Path("packaging") / "mtlkit"  # the mtlkit distribution's project folder, relative to ROOT
-TORCH = "torch==2.13.0"
 REQUIRES = {"torch", "numpy", "pluggy"}
 NOT_ALLOWED = {"gcdance", "dancegen", "librosa", "transformers", "scipy", "pytest"}
 README_START = ">>> import torch, mtlkit"
@@ -68,44 +64,6 @@ def _readme_example() -> str:
     raise AssertionError(f"README.md has no ```python block starting with {README_START!r}")
 
 
-def _clean_env() -> dict[str, str]:
-    """The environment for the fresh venv's processes: nothing that adds the repository (or anything else) to
-    sys.path. pip's own configuration (index, find-links) is kept."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in {"PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "VIRTUAL_ENV", "MTLKIT_LOAD_PLUGINS"}}
-    env.update(PYTHONNOUSERSITE="1", PIP_DISABLE_PIP_VERSION_CHECK="1", PYTHONDONTWRITEBYTECODE="1")
-    return env
-
-
-def _tail(text: str, n: int = 40) -> str:
-    lines = [line for line in text.splitlines() if not line.startswith("WARNING: Location ")]  # pip index noise
-    return "\n".join(lines[-n:])
-
-
-def _run(cmd: list[str], what: str, cwd: Path, env: dict[str, str], timeout: float = 600) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
-    if proc.returncode != 0:
-        pytest.fail(f"{what} failed (exit {proc.returncode}): {' '.join(map(str, cmd))}\n"
-                    f"{_tail(proc.stdout + proc.stderr)}", pytrace=False)
-    return proc.stdout
-
-
-def _pip_install(py: Path, args: list[str], what: str, cwd: Path, env: dict[str, str]) -> None:
-    """``pip install``; when it fails because the package index cannot be reached, skip (and only then)."""
-    proc = subprocess.run([str(py), "-m", "pip", "install", *args], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=900, check=False)
-    if proc.returncode == 0:
-        return
-    probe = subprocess.run([str(py), "-m", "pip", "download", "--no-deps", "-d", str(cwd / "probe"),
-                            "numpy>=1.24", "pluggy>=1.3"],
-                           cwd=cwd, env=env, capture_output=True, text=True, timeout=600, check=False)
-    if probe.returncode != 0:
-        pytest.skip(f"{what}: pip cannot reach the package index (even `pip download numpy pluggy` fails): "
-                    f"{_tail(probe.stdout + probe.stderr, 3)}")
-    pytest.fail(f"{what} failed (exit {proc.returncode}) although the package index is reachable:\n"
-                f"{_tail(proc.stdout + proc.stderr)}", pytrace=False)
-
-
 def _check_wheel_contents(wheel: Path, version: str, src: Path = ROOT) -> None:
     """``src``: the sources the wheel was built from (tests/conftest.py's copy of the checkout)."""
     dist_info = f"mtlkit-{version}.dist-info/"
@@ -141,34 +99,30 @@ def test_gcdance_requires_this_mtlkit():
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("wheel")
-def test_mtlkit_wheel_works_alone_in_a_fresh_venv(tmp_path, built_wheels):
+def test_mtlkit_wheel_works_alone_in_a_fresh_venv(fresh_venv, built_wheels):
     version = _source_version()
     wheel = built_wheels.mtlkit  # tests/conftest.py: built once, with the gcdance wheel, as `make dist` does
     _check_wheel_contents(wheel, version, built_wheels.src)
 
-    venv = tmp_path / "venv"
-    work = tmp_path / "work"  # the cwd of everything run in the venv: outside the repository
-    work.mkdir()
-    env = _clean_env()
-    _run([sys.executable, "-m", "venv", str(venv)], "creating the virtual environment", cwd=work, env=env)
-    py = venv / ("Scripts" if os.name == "nt" else "bin") / "python"
-    _pip_install(py, [TORCH], f"pip install {TORCH}", cwd=work, env=env)
-    _pip_install(py, [str(wheel)], f"pip install {wheel.name}", cwd=work, env=env)
+    venv = fresh_venv  # tests/conftest.py: a new venv with only torch, run outside the repository
+    env = venv.env(PYTHONDONTWRITEBYTECODE="1")
+    venv.pip_install(wheel, probe="pluggy>=1.3")
+    py, work = venv.python, venv.work
 
     installed = {d["name"].lower().replace("_", "-"): d["version"]
-                 for d in json.loads(_run([str(py), "-m", "pip", "list", "--format=json"], "pip list", work, env))}
+                 for d in json.loads(venv.run([str(py), "-m", "pip", "list", "--format=json"], "pip list", env))}
     assert not NOT_ALLOWED & installed.keys(), f"installing mtlkit brought in {sorted(NOT_ALLOWED & installed.keys())}"
     assert installed.get("mtlkit") == version, f"pip list: {installed}"
     assert installed.keys() >= REQUIRES, f"pip list: {installed}"
 
     (work / "readme_example.txt").write_text(_readme_example(), encoding="utf-8")
     (work / "run_readme.py").write_text(README_RUNNER, encoding="utf-8")
-    _run([str(py), "run_readme.py", "readme_example.txt"], "the README's mtlkit example (doctest)", work, env)
+    venv.run([str(py), "run_readme.py", "readme_example.txt"], "the README's mtlkit example (doctest)", env)
 
     (work / "run_contract.py").write_text(CONTRACT_RUNNER, encoding="utf-8")
-    report = json.loads(_run([str(py), "run_contract.py"], "the contract suite", work, env).splitlines()[-1])
+    report = json.loads(venv.run([str(py), "run_contract.py"], "the contract suite", env).splitlines()[-1])
     imported_from = Path(report["file"]).resolve()
-    assert imported_from.is_relative_to(venv.resolve()), f"mtlkit was imported from {imported_from}, not the venv"
+    assert imported_from.is_relative_to(venv.dir.resolve()), f"mtlkit was imported from {imported_from}, not the venv"
     assert report["version"] == version
     assert not report["pytest_imported"], "mtlkit.testing.check_aggregator imported pytest"
     assert {"nash", "aligned", "pcgrad", "linear"} <= report["origins"].keys(), report["origins"]

@@ -13,15 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dancegen.cli.generate import (
-    BAD_INPUT_EXIT,
-    FAILED_EXIT,
-    _finish_batch,
-    _Outcome,
-    expand_songs,
-    is_batch,
-    song_folders,
-)
+from dancegen.cli.generate import BAD_INPUT_EXIT, FAILED_EXIT, _finish_batch, _Outcome
+from dancegen.cli.song_inputs import expand_songs, is_batch, song_folders
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 

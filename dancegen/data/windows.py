@@ -87,8 +87,9 @@ class WindowDataset(Dataset):
             missing = [k for k, v in songs.items() if v is None]
             if missing:
                 raise DataError(f"sequences without a music file: {', '.join(missing[:5])}")
-            features.fill(songs.items(), progress=progress)
-            return {song: features.get(song, audio) for song, audio in songs.items()}
+            files = {song: audio for song, audio in songs.items() if audio is not None}
+            features.fill(files.items(), progress=progress)
+            return {song: features.get(song, audio) for song, audio in files.items()}
         out = {}
         for seq in self.sequences:
             if seq.song_id not in features:

@@ -57,7 +57,7 @@ def _read(path: Path, skeleton: object, joints_of: Callable) -> tuple[np.ndarray
         return None, joints
     from ..export import load_npz
 
-    motion, _ = load_npz(path, skeleton)  # type: ignore[arg-type]
+    motion, _ = load_npz(path, skeleton)
     return motion, None
 
 

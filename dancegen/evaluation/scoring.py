@@ -78,8 +78,8 @@ def score_set(
     if len(generated) == 0:
         raise DataError("no motions to score")
     if protocol.whole_song:
-        values, notes, _ = score_songs(generated, beats=beats)
-        return {k: values.get(k) for k in protocol.metrics}, notes
+        song_values, song_notes, _ = score_songs(generated, beats=beats)
+        return {k: song_values.get(k) for k in protocol.metrics}, song_notes
     notes: list[str] = []
     values: dict[str, float | None] = dict.fromkeys(protocol.metrics)
     has_hands = all(c.shape[1] == 55 for c in generated) and all(c.shape[1] == 55 for c in reference)
@@ -207,11 +207,11 @@ def summarise(rows: Sequence[dict[str, float | None]]) -> dict[str, dict[str, An
     """Per metric over repeats: mean, std (sample std, ddof 1; None for one repeat), n and the values."""
     out: dict[str, dict[str, Any]] = {}
     for key in rows[0]:
-        vals = [r[key] for r in rows if r.get(key) is not None]
+        vals = [v for r in rows if (v := r.get(key)) is not None]
         if not vals:
             out[key] = {"mean": None, "std": None, "n": 0, "values": []}
             continue
         arr = np.asarray(vals, dtype=np.float64)
-        std = float(arr.std(ddof=1)) if len(arr) > 1 else None
+        std: float | None = float(arr.std(ddof=1)) if len(arr) > 1 else None
         out[key] = {"mean": float(arr.mean()), "std": std, "n": len(vals), "values": [float(v) for v in vals]}
     return out

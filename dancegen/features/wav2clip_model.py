@@ -108,6 +108,7 @@ class Wav2CLIPAudioEncoder(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
+        self.window: torch.Tensor
         self.register_buffer("window", torch.hann_window(N_FFT))
         self.resnet = ResNet18()
         self.projection = nn.Sequential(nn.Linear(EMBED_DIM, EMBED_DIM), nn.ReLU(), nn.Linear(EMBED_DIM, EMBED_DIM))

@@ -22,6 +22,7 @@ tokens and their K/V, FiLM conditions) and, for non-dropped rows, the hand condi
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -67,6 +68,8 @@ class ExpertDecoder(nn.Module):
         self.final_layer = nn.Linear(w, channels)
         # rotary tables for every position a window can use: seq_len motion/music tokens + text + 2 time tokens
         cos, sin = rotary_cos_sin(torch.arange(cfg.seq_len + 3), w // cfg.heads, cfg.rope_base)
+        self.rope_cos: Tensor
+        self.rope_sin: Tensor
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
 
@@ -95,7 +98,7 @@ class ExpertDecoder(nn.Module):
         memory LayerNorm is applied here; it is per token, so tokens can be normalised apart)."""
         memory = self.norm_memory(tokens)
         rope = self._rope(memory.dtype, start, start + memory.shape[1])
-        return tuple(layer.cross_attn.project_memory(memory, rope) for layer in self.layers)
+        return tuple(cast(FiLMDecoderLayer, layer).cross_attn.project_memory(memory, rope) for layer in self.layers)
 
     def decode(self, x: Tensor, t: Tensor, prefix_kv: LayerKV, cond_hidden: Tensor, text_gate: Tensor) -> Tensor:
         """:meth:`forward` from a cached condition: x (R,T,C), t (R,), ``prefix_kv`` the per-layer (K, V) of the

@@ -61,8 +61,8 @@ class Monitor:
             try:
                 from torch.utils.tensorboard import SummaryWriter
             except ImportError:  # tensorboard not installed: optional
-                SummaryWriter = None
-            if SummaryWriter is not None:
+                pass
+            else:
                 self._tb = SummaryWriter(str(out / "tensorboard"), purge_step=start_step + 1)
         from rich.console import Console
 
@@ -95,6 +95,7 @@ class Monitor:
             return
         log["losses_avg"] = {t: s / self._count for t, s in zip(self.tasks, self._sum)}
         self._sum, self._count = [0.0] * len(self.tasks), 0
+        assert self._file is not None, "Monitor.log after close"
         self._file.write(json.dumps(log) + "\n")
         self._file.flush()
         if self._tb is not None:

@@ -11,6 +11,7 @@ This module imports neither numpy nor torch: the registry (pluggy, mtlkit) is lo
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -155,7 +156,7 @@ def _known() -> str:
     return f"{text} (aliases: {', '.join(aliases)})" if aliases else text
 
 
-def resolve_formats(formats: Any) -> list[str]:
+def resolve_formats(formats: str | Iterable[str]) -> list[str]:
     """Format names (a list or a comma-separated string; aliases allowed) as distinct registered names, in the
     order given; one :class:`DancegenError` line for an unknown name or none, listing the known names."""
     names = [f for f in formats.split(",") if f.strip()] if isinstance(formats, str) else list(formats)
@@ -174,7 +175,7 @@ def resolve_formats(formats: Any) -> list[str]:
     return chosen
 
 
-def check_formats(formats: Any) -> list[str]:
+def check_formats(formats: str | Iterable[str]) -> list[str]:
     """:func:`resolve_formats`, then each chosen exporter's :meth:`Exporter.check` (mp4: ffmpeg and matplotlib
     present) — before anything is generated."""
     chosen = resolve_formats(formats)

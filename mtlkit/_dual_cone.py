@@ -44,7 +44,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ._aggregator import Weighting, check_gramian_shape, input_checks_enabled
+from ._aggregator import Properties, Weighting, check_gramian_shape, input_checks_enabled
 
 try:  # the gufunc behind np.linalg.solve, without its Python-side checks (as in _nash)
     from numpy.linalg._umath_linalg import solve as _linsolve
@@ -252,7 +252,13 @@ def _check_eps(name: str, value: float) -> float:
 
 
 class DualConeWeighting(Weighting):
-    """Shared by UPGrad and DualProj: options, the normalised Gramian, and the projections' diagnostics."""
+    """Shared by UPGrad and DualProj: options, properties, the normalised Gramian, and the projections'
+    diagnostics."""
+
+    properties = Properties(
+        non_conflicting=False, permutation_invariant=True, stateful=False, randomised=False,
+        needs=frozenset({"gramian"}),
+    )
 
     def __init__(self, pref_vector: Sequence[float] | Tensor | None = None, norm_eps: float = 1e-4,
                  reg_eps: float = 1e-4) -> None:

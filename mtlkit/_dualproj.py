@@ -10,11 +10,8 @@ Non-conflicting with ``reg_eps = 0``; with torchjd's default 1e-4, ``g_j·update
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from torch import Tensor
 
-from ._aggregator import Properties
 from ._dual_cone import DualConeWeighting, to_weights
 
 
@@ -30,14 +27,5 @@ class DualProj(DualConeWeighting):
     """
 
     name = "dualproj"
-    properties = Properties(
-        non_conflicting=False, permutation_invariant=True, stateful=False, randomised=False,
-        needs=frozenset({"gramian"}),
-    )
-
-    def __init__(self, pref_vector: Sequence[float] | Tensor | None = None, norm_eps: float = 1e-4,
-                 reg_eps: float = 1e-4) -> None:
-        super().__init__(pref_vector, norm_eps, reg_eps)
-
     def weights(self, G: Tensor, losses: Tensor | None = None) -> Tensor:
         return to_weights(self._project(G, each=False)[0], G)

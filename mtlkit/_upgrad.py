@@ -13,11 +13,8 @@ and may conflict slightly: ``g_j·update ≥ −reg_eps·tr(G)·w_j`` (equality 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from torch import Tensor
 
-from ._aggregator import Properties
 from ._dual_cone import DualConeWeighting, to_weights
 
 
@@ -41,15 +38,6 @@ class UPGrad(DualConeWeighting):
     """
 
     name = "upgrad"
-    properties = Properties(
-        non_conflicting=False, permutation_invariant=True, stateful=False, randomised=False,
-        needs=frozenset({"gramian"}),
-    )
-
-    def __init__(self, pref_vector: Sequence[float] | Tensor | None = None, norm_eps: float = 1e-4,
-                 reg_eps: float = 1e-4) -> None:
-        super().__init__(pref_vector, norm_eps, reg_eps)
-
     def weights(self, G: Tensor, losses: Tensor | None = None) -> Tensor:
         V = self._project(G, each=True)  # row i: the projection of u_i e_i
         return to_weights(V.sum(axis=0), G)

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 import warnings
 from collections.abc import Callable, Sequence
 
 import torch
+from _timing import correlated_jacobians, interleaved_times
 from torch import Tensor
 
 import mtlkit
@@ -45,37 +45,12 @@ OPTIONS = {"nash": {"max_norm": 1.0}, "aligned": {"reduction": "mean"}, "pcgrad"
 
 def jacobians(P: int, count: int, seed: int = 0) -> list[Tensor]:
     """``count`` float32 (K, P) Jacobians with row correlations near R (perturbed per Jacobian)."""
-    gen = torch.Generator().manual_seed(seed)
-    Z = torch.randn(K, P, generator=gen, dtype=torch.float32) / P**0.5
-    out = []
-    for _ in range(count):
-        noise = 0.05 * torch.randn(K, K, generator=gen, dtype=torch.float64)
-        Rt = R + 0.5 * (noise + noise.T) * (1 - torch.eye(K, dtype=torch.float64))
-        A = SCALES[:, None] * torch.linalg.cholesky(Rt)
-        out.append((A.float() @ Z).contiguous())
-    return out
+    return correlated_jacobians(R, SCALES, P, count, seed)
 
 
 def median_ms(fn: Callable[[Tensor], object], inputs: Sequence[Tensor], repeats: int) -> float:
     """Median wall time (ms) of ``fn(x)`` cycling through ``inputs``, after one warm-up pass."""
-    return 1e3 * statistics.median(interleaved({"fn": fn}, inputs, repeats)["fn"])
-
-
-def interleaved(fns: dict[str, Callable[[Tensor], object]], inputs: Sequence[Tensor], repeats: int
-                ) -> dict[str, list[float]]:
-    """Wall times (s) of each function per round, all called in turn on the same input each round (so load
-    changes on a shared machine hit them alike), after one warm-up pass."""
-    for x in inputs:
-        for fn in fns.values():
-            fn(x)
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for i in range(repeats):
-        x = inputs[i % len(inputs)]
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn(x)
-            times[name].append(time.perf_counter() - t0)
-    return times
+    return 1e3 * statistics.median(interleaved_times({"fn": fn}, inputs, repeats)["fn"])
 
 
 def lower_bound(J: Tensor, w: Tensor) -> Tensor:
@@ -113,7 +88,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     warnings.filterwarnings("ignore", message=".*not DPP")  # cvxpy, inside torchjd's NashMTL
-    names = [info.name for info in mtlkit.list_aggregators()]
+    # agg(J) alone: the methods that need no losses
+    names = [i.name for i in mtlkit.list_aggregators()
+             if i.properties.kind != "losses" and "losses" not in i.properties.needs]
     theirs = torchjd_aggregators()
     print(f"torch {torch.__version__}, threads = {torch.get_num_threads()}, K = {K}, float32 J; "
           f"aggregators: {', '.join(names)}; torchjd: {'yes' if theirs else 'not installed'}")
@@ -149,9 +126,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         ours = {name: mtlkit.get_aggregator(name, **OPTIONS.get(name, {})) for name in names}
         # torchjd's fast methods run in the same rounds; its NashMTL (tens of ms a call) in fewer rounds of its own
         refs = {f"torchjd {name}": make() for name, make in theirs.items() if name != "nash"}
-        timed = interleaved({"(LB)": lambda J, w=w: lower_bound(J, w), **ours, **refs}, Js, repeats)
+        timed = interleaved_times({"(LB)": lambda J, w=w: lower_bound(J, w), **ours, **refs}, Js, repeats)
         if "nash" in theirs:
-            pair = interleaved({"nash": ours["nash"], "torchjd nash": theirs["nash"]()}, Js, max(3, repeats // 3))
+            pair = interleaved_times({"nash": ours["nash"], "torchjd nash": theirs["nash"]()}, Js, max(3, repeats // 3))
             timed["torchjd nash"] = pair["torchjd nash"]
             timed["nash (paired)"] = pair["nash"]
         lb_times = timed["(LB)"]

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from _timing import correlated_jacobians, interleaved_times
 from torch import Tensor
 
 import mtlkit
@@ -78,44 +79,16 @@ TASKS = (5, 20)
 def jacobians(K: int, P: int, count: int, seed: int = 0) -> list[Tensor]:
     """``count`` float32 (K, P) Jacobians: norms 0.5…3, pairwise correlations ≈ 0.2, tasks 0 and 1 conflicting
     (≈ −0.3), perturbed per Jacobian."""
-    gen = torch.Generator().manual_seed(seed)
     R = torch.full((K, K), 0.2, dtype=torch.float64)
     R[0, 1] = R[1, 0] = -0.3
     R.fill_diagonal_(1.0)
-    scales = torch.linspace(0.5, 3.0, K, dtype=torch.float64)
-    Z = torch.randn(K, P, generator=gen, dtype=torch.float32) / P**0.5
-    out = []
-    for _ in range(count):
-        noise = 0.05 * torch.randn(K, K, generator=gen, dtype=torch.float64)
-        Rt = R + 0.5 * (noise + noise.T) * (1 - torch.eye(K, dtype=torch.float64))
-        A = scales[:, None] * torch.linalg.cholesky(Rt)
-        out.append((A.float() @ Z).contiguous())
-    return out
+    return correlated_jacobians(R, torch.linspace(0.5, 3.0, K, dtype=torch.float64), P, count, seed)
 
 
 def lower_bound(J: Tensor) -> Tensor:
     """What every Gramian method must do: form G (then the K×K cast to float64) and one ``Jᵀw``."""
     (J @ J.T).double()
     return torch.ones(J.shape[0], dtype=J.dtype) @ J
-
-
-def interleaved(fns: dict[str, Callable[[Tensor], object]], inputs: Sequence[Tensor], repeats: int,
-                clock: Callable[[], float] = time.perf_counter) -> dict[str, list[float]]:
-    """Times (s, by ``clock``) per round of each function, all called in turn on the same input each round, after
-    one warm-up pass over the inputs. Each function runs twice in a row and the second call is timed, so that
-    every timed call finds J equally warm in the caches."""
-    for x in inputs:
-        for fn in fns.values():
-            fn(x)
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for i in range(repeats):
-        x = inputs[i % len(inputs)]
-        for name, fn in fns.items():
-            fn(x)
-            t0 = clock()
-            fn(x)
-            times[name].append(clock() - t0)
-    return times
 
 
 def rel_diff(u: Tensor, ref: Tensor) -> float:
@@ -164,7 +137,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             theirs = {}
             if tjd is not None:
                 theirs = {f"tjd {r.title}": r.torchjd(tjd, K) for r in rows if r.torchjd is not None}
-            timed = interleaved({"(LB)": lower_bound, **ours, **theirs}, Js, repeats, clock)
+            timed = interleaved_times({"(LB)": lower_bound, **ours, **theirs}, Js, repeats, clock)
             lb = timed["(LB)"]
             print(f"{K:>3} {P:>7.0e} {'(LB)':<14} {1e3 * statistics.median(lb):>9.2f} {1.0:>6.2f}")
             for r in rows:

@@ -17,19 +17,6 @@ data_app = typer.Typer(help="Check data sets and prepare their music features.",
 app.add_typer(data_app, name="data")
 
 
-def detect_format(root: Path) -> str:
-    """``"aist"`` (a motions/ folder of .pkl), ``"finedance"`` (motion/ of .npy; also the procedural set)."""
-    from ..errors import DataError
-    from ..path_checks import check_input_dir
-
-    check_input_dir(root, "data directory")
-    if (root / "motions").is_dir():
-        return "aist"
-    if (root / "motion").is_dir():
-        return "finedance"
-    raise DataError(f"{root} is neither a FineDance-layout (motion/, music_wav/) nor an AIST++ (motions/, wav/) folder")
-
-
 def _split_sizes(root: Path, fmt: str, ids: list[str]) -> tuple[dict[str, dict[str, int]], list[str], list[str]]:
     """Split sizes among the loadable ``ids`` per protocol, problems (an empty split of ``splits.json`` or of the
     default cross-genre protocol) and warnings (an empty cross-dancer split, e.g. in a FineDance subset)."""
@@ -64,6 +51,8 @@ def _split_sizes(root: Path, fmt: str, ids: list[str]) -> tuple[dict[str, dict[s
 
 def check_directory(root: Path) -> dict[str, Any]:
     """Validate every sequence of a data directory; returns the summary ``dancegen data check`` prints."""
+    from ..data.load import detect_format
+
     fmt = detect_format(root)  # before the heavy imports: a wrong path fails fast
     from ..data import load_aist, load_finedance
     from ..errors import DataError
@@ -148,7 +137,7 @@ def prepare(
     as_json: Annotated[bool, typer.Option("--json", help="Print what was done as JSON.")] = False,
 ) -> None:
     """Fill the music-feature cache of every song in a data directory (progress bar on stderr)."""
-    from ..data import FeatureCache, default_cache_root
+    from ..data import FeatureCache, default_cache_root, detect_format
     from ..data.aist import _WAV_DIRS
     from ..features import build_music_encoder
     from ..path_checks import check_output_dir

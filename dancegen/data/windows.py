@@ -35,10 +35,11 @@ class WindowDataset(Dataset):
     """Windows of ``sequences`` with their music features.
 
     ``features`` maps song id → (T, D) float32 features at 30 FPS, or is a :class:`FeatureCache` (every song is
-    loaded or computed up front), or None (music of shape (120, 0)). Motion and music are cut to the shorter of the
-    two. Items: ``motion`` (120, 319) float32, ``music`` (120, D) float32, ``genre`` (int), ``text`` (the genre
-    name), ``song_id``, ``sequence_id``, ``start`` (frame) and ``hands_present``. ``stats`` counts the windows
-    considered, kept and filtered as static.
+    computed up front if missing — ``fill_start`` rotates the order, see :meth:`FeatureCache.fill` — and then
+    memory-mapped, not read into memory), or None (music of shape (120, 0)). Motion and music are cut to the
+    shorter of the two. Items: ``motion`` (120, 319) float32, ``music`` (120, D) float32, ``genre`` (int),
+    ``text`` (the genre name), ``song_id``, ``sequence_id``, ``start`` (frame) and ``hands_present``. ``stats``
+    counts the windows considered, kept and filtered as static.
     """
 
     def __init__(
@@ -50,6 +51,7 @@ class WindowDataset(Dataset):
         stride: int | None = None,
         min_std: float | None = None,
         progress: bool = False,
+        fill_start: int = 0,
     ) -> None:
         if mode not in ("train", "test"):
             raise DancegenError(f"window mode must be 'train' or 'test', got {mode!r}")
@@ -57,7 +59,7 @@ class WindowDataset(Dataset):
         self.mode, self.window = mode, int(window)
         self.stride = int(stride or (TRAIN_STRIDE if mode == "train" else TEST_STRIDE))
         self.min_std = (MIN_STD if mode == "train" else None) if min_std is None else min_std
-        self.features = self._gather_features(features, progress)
+        self.features = self._gather_features(features, progress, fill_start)
         self.dim = next(iter(self.features.values())).shape[1] if self.features else 0
         self.index: list[WindowIndex] = []
         self.stats = {"sequences": len(self.sequences), "considered": 0, "kept": 0, "static": 0, "too_short": 0}
@@ -78,7 +80,7 @@ class WindowDataset(Dataset):
             raise DataError(f"no {mode} windows of {self.window} frames: {self.stats}")
 
     def _gather_features(
-        self, features: Mapping[str, np.ndarray] | FeatureCache | None, progress: bool
+        self, features: Mapping[str, np.ndarray] | FeatureCache | None, progress: bool, fill_start: int = 0
     ) -> dict[str, np.ndarray]:
         if features is None:
             return {}
@@ -88,8 +90,9 @@ class WindowDataset(Dataset):
             if missing:
                 raise DataError(f"sequences without a music file: {', '.join(missing[:5])}")
             files = {song: audio for song, audio in songs.items() if audio is not None}
-            features.fill(files.items(), progress=progress)
-            return {song: features.get(song, audio) for song, audio in files.items()}
+            features.fill(files.items(), progress=progress, start=fill_start)
+            mapped = {song: features.open(song, audio) for song, audio in files.items()}
+            return {song: features.get(song, files[song]) if m is None else m for song, m in mapped.items()}
         out = {}
         for seq in self.sequences:
             if seq.song_id not in features:
@@ -120,7 +123,7 @@ class WindowDataset(Dataset):
             music = np.zeros((self.window, 0), dtype=np.float32)
         return {
             "motion": torch.from_numpy(motion),
-            "music": torch.from_numpy(np.ascontiguousarray(music, dtype=np.float32)),
+            "music": torch.from_numpy(np.array(music, dtype=np.float32)),  # a copy: the features may be a read-only map
             "genre": seq.genre,
             "text": seq.genre_name,
             "song_id": seq.song_id,

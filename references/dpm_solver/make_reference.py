@@ -4,7 +4,9 @@ Runs ``diffusers.DPMSolverMultistepScheduler(algorithm_type="dpmsolver++", solve
 prediction_type="sample", trained_betas=<dancegen's cosine betas>)`` on a fixed deterministic toy x0-predictor
 (:func:`toy_x0`, also re-implemented in the test) from a fixed x_T, over dancegen's timesteps
 (``DiffusionScheduler.set_timesteps(N)``: 999, 899, …, 99 for N = 10, passed to diffusers as ``timesteps=``), and
-saves every intermediate x and every step's x̂0 input in ``dpmpp_2m_reference.npz``.
+saves every intermediate x and every step's x̂0 input in ``dpmpp_2m_reference.npz``. The stochastic variant
+(``algorithm_type="sde-dpmsolver++"``, midpoint) is run the same way with a fixed noise tensor per step passed as
+``variance_noise`` (saved too): keys ``sde_x_N``, ``sde_x0_N``, ``sde_noise_N``.
 
 It needs only torch, numpy and diffusers (not dancegen): run it in a separate environment, e.g.::
 
@@ -75,6 +77,22 @@ def main() -> None:
         arrays[f"timesteps_{n}"] = np.array(our_timesteps(n))
         arrays[f"x_{n}"] = np.stack(xs)
         arrays[f"x0_{n}"] = np.stack(x0s)
+        sde = DPMSolverMultistepScheduler(num_train_timesteps=T, trained_betas=betas.tolist(),
+                                          algorithm_type="sde-dpmsolver++", solver_order=2, solver_type="midpoint",
+                                          prediction_type="sample", final_sigmas_type="zero", lower_order_final=True)
+        sde.set_timesteps(timesteps=our_timesteps(n))
+        x = x_T.clone()
+        xs, x0s, zs = [x.numpy().copy()], [], []
+        for t in sde.timesteps.tolist():
+            x0 = toy_x0(x, t, phase)
+            z = torch.randn(SHAPE, generator=g, dtype=torch.float64)
+            x = sde.step(x0, t, x, variance_noise=z).prev_sample
+            xs.append(x.numpy().copy())
+            x0s.append(x0.numpy().copy())
+            zs.append(z.numpy().copy())
+        arrays[f"sde_x_{n}"] = np.stack(xs)
+        arrays[f"sde_x0_{n}"] = np.stack(x0s)
+        arrays[f"sde_noise_{n}"] = np.stack(zs)
     import diffusers
 
     arrays["diffusers_version"] = np.array(diffusers.__version__)

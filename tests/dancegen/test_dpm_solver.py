@@ -48,6 +48,47 @@ def test_matches_diffusers_reference_trajectory(steps: int, dtype: torch.dtype) 
     np.testing.assert_allclose(got, ref[f"x_{steps}"], rtol=0, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize("steps", [10, 20])
+def test_sde_variant_matches_diffusers_reference_trajectory(steps: int, dtype: torch.dtype) -> None:
+    """The stochastic DPM-Solver++(2M) step with diffusers' per-step noise (``variance_noise``) passed in."""
+    ref = np.load(REFERENCE)
+    sched = DiffusionScheduler()
+    x, phase = torch.from_numpy(ref["x_T"]).to(dtype), torch.from_numpy(ref["phase"]).to(dtype)
+    noise = torch.from_numpy(ref[f"sde_noise_{steps}"]).to(dtype)
+    xs, prev = [x], None
+    for k, (t, t_prev) in enumerate(sched.step_pairs(steps)):
+        x0 = toy_x0(x, t, phase)
+        x = sched.dpmpp_2m_sde_step(x0, t, t_prev, x, *(prev or (None, None)), noise=noise[k])
+        prev = (x0, t)
+        xs.append(x)
+    np.testing.assert_allclose(np.stack([v.double().numpy() for v in xs]), ref[f"sde_x_{steps}"], rtol=0, atol=1e-5)
+
+
+def test_sde_variant_draws_from_the_generator_and_keeps_q_for_a_perfect_x0() -> None:
+    sched = DiffusionScheduler()
+    x = torch.randn(2, 30, 8, generator=torch.Generator().manual_seed(1))
+    a = sched.dpmpp_2m_sde_step(x * 0.1, 999, 899, x, generator=torch.Generator().manual_seed(5))
+    b = sched.dpmpp_2m_sde_step(x * 0.1, 999, 899, x, generator=torch.Generator().manual_seed(5))
+    c = sched.dpmpp_2m_sde_step(x * 0.1, 999, 899, x, generator=torch.Generator().manual_seed(6))
+    torch.testing.assert_close(a, b)
+    assert (a - c).abs().max() > 1e-3
+    with pytest.raises(DancegenError, match="draws noise"):
+        sched.dpmpp_2m_sde_step(x, 999, 899, x)
+    # a constant x̂0 = x0: every step's marginal stays q(x_t | x0) — mean √ᾱ x0 and variance 1 − ᾱ (many samples)
+    x0 = torch.full((20000, 1, 1), 0.4, dtype=torch.float64)
+    g = torch.Generator().manual_seed(0)
+    x, prev = sched.add_noise(x0, torch.randn(x0.shape, generator=g, dtype=torch.float64), 999), None
+    for t, t_prev in sched.step_pairs(10):
+        x = sched.dpmpp_2m_sde_step(x0, t, t_prev, x, *(prev or (None, None)), generator=g)
+        prev = (x0, t)
+        if t_prev >= 0:
+            a_bar = float(sched.alphas_cumprod[t_prev])
+            assert abs(float(x.mean()) - math.sqrt(a_bar) * 0.4) < 0.02
+            assert abs(float(x.var()) - (1 - a_bar)) < 0.03
+    torch.testing.assert_close(x, x0)
+
+
 def test_first_step_is_ddim_eta_zero_and_perfect_x0_is_exact() -> None:
     sched = DiffusionScheduler()
     g = torch.Generator().manual_seed(0)

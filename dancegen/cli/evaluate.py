@@ -16,15 +16,18 @@ Opt = typer.Option
 
 @app.command()
 def evaluate(
-    data: Annotated[Path, Opt(help="FineDance-layout data directory (its test split is evaluated).")],
+    data: Annotated[Path, Opt(help="FineDance-layout or AIST++ data directory (its test split is evaluated).")],
     checkpoint: Annotated[Path | None, Opt(help="Run or checkpoint folder from `dancegen train`, or "
                                                      "hf://ORG/NAME[@REV] on the Hugging Face Hub.")] = None,
     motions: Annotated[Path | None, Opt(help="Folder of motions made elsewhere: NNN.npz / NNN_sliceK.npz / "
                                              "EDGE-style .pkl / NAME/motion.npz.")] = None,
-    protocol: Annotated[str, Opt(help="gcdance (4-s slices, body + hands), lodge (whole songs <= 1024 frames) or "
-                                      "songs (every test song whole: seams, drift, floor, skating, BAS).")
-                        ] = "gcdance",
-    repeats: Annotated[int, Opt(help="Generate the test set N times with different seeds (mean ± std).")] = 1,
+    protocol: Annotated[str, Opt(help="gcdance (the paper's: 15 random consecutive 4-s slices per song, 10 sets, "
+                                      "mean ± std), slices (every 4-s slice, one set), lodge (whole songs <= 1024 "
+                                      "frames), songs (every test song whole: seams, drift, floor, skating, BAS) or "
+                                      "aist (Bailando's AIST++ protocol).")] = "gcdance",
+    sets: Annotated[int, Opt(help="gcdance: number of sampled clip sets (0: the paper's 10).")] = 0,
+    clips_per_song: Annotated[int, Opt(help="gcdance: consecutive slices drawn per song (0: the paper's 15).")] = 0,
+    repeats: Annotated[int, Opt(help="Generate each set N times with different seeds (mean ± std over all).")] = 1,
     steps: Annotated[int, Opt(help="Sampling steps.")] = 50,
     sampler: Annotated[str, Opt(help="--checkpoint: reverse-step solver, ddim (the paper's) or dpmpp_2m "
                                      "(DPM-Solver++(2M), deterministic, for 10-20 steps).")] = "ddim",
@@ -44,7 +47,8 @@ def evaluate(
                                                "(default DATA/.dancegen_eval).")] = None,
     skeleton: Annotated[str, Opt(help="--motions only: default, an SMPL-X model folder or a (55, 3) joints "
                                       ".npy.")] = "default",
-    device: Annotated[str, Opt(help="cpu, cuda, cuda:N.")] = "cpu",
+    device: Annotated[str, Opt(help="auto (cuda when available, else cpu), cpu, cuda, cuda:N.")] = "auto",
+    weights: Annotated[str, Opt(help="--checkpoint: denoiser weights, ema (default) or raw.")] = "ema",
     threads: Annotated[int, Opt(help="CPU threads for torch (0: torch's default).")] = 0,
     out: Annotated[Path | None, Opt(help="Write the JSON report here (atomically).")] = None,
     json_output: Annotated[bool, Opt("--json", help="Print the JSON report instead of the table.")] = False,
@@ -56,10 +60,15 @@ def evaluate(
     from ..errors import DancegenError
     from ..evaluation import evaluate as run_evaluation
     from ..evaluation import get_protocol, print_report
+    from ..evaluation.from_checkpoint import WEIGHTS
+    from ..evaluation.shared import resolve_device
     from ..path_checks import check_input_dir, check_output_file
     from ..pipeline import check_generation_options
 
-    get_protocol(protocol)
+    get_protocol(protocol).with_sets(sets, clips_per_song)
+    resolve_device(device)
+    if weights not in WEIGHTS:
+        raise DancegenError(f"--weights {weights!r}: expected ema or raw")
     check_generation_options(longform, cleanup, prefix="--", steps=steps, guidance=guidance, sampler=sampler)
     for name, count, low in (("--threads", threads, 0), ("--repeats", repeats, 1), ("--batch-size", batch_size, 0)):
         if count < low:
@@ -92,7 +101,8 @@ def evaluate(
         report = run_evaluation(data, protocol, checkpoint=checkpoint, motions=motions, repeats=repeats,
                                 steps=steps, guidance=guidance, seed=seed, beats=beats, condition=condition,
                                 cache_dir=cache_dir, device=device, skeleton=skeleton, progress=progress,
-                                batch_size=batch_size, longform=longform, cleanup=cleanup, sampler=sampler)
+                                batch_size=batch_size, longform=longform, cleanup=cleanup, sampler=sampler,
+                                weights=weights, sets=sets or None, clips_per_song=clips_per_song or None)
         if out is not None:
             write_json_atomic(out, report)
     if json_output:

@@ -1,5 +1,7 @@
-"""The motion genre classifier behind genre-control accuracy: trained once per data set on its training split's
-ground-truth motion (4-s slices at a 2-s stride), stored in the evaluation cache and reused."""
+"""The motion genre classifier behind genre-control accuracy: trained once per data set (FineDance-layout or
+AIST++, :func:`dancegen.data.load_dataset`) on its training split's ground-truth motion (4-s slices at a 2-s stride),
+stored in the evaluation cache and reused. Its classes are the genres of the data set's own table present in the
+training split (FineDance's 16 or AIST++'s 10), by name."""
 
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ from pathlib import Path
 
 from ..errors import DataError
 from ..metrics import GenreClassifier
-from .protocols import GCDANCE, cut_clips
+from .protocols import SLICES, cut_clips
 
-CLASSIFIER_VERSION = 1
+CLASSIFIER_VERSION = 2
 
 
 def default_cache_dir(data_dir: str | Path) -> Path:
@@ -24,6 +26,8 @@ def _fingerprint(data_dir: Path, ids: list[str], skeleton_source: str) -> str:
     h.update(json.dumps({"version": CLASSIFIER_VERSION, "skeleton": skeleton_source}).encode())
     for seq_id in ids:
         path = data_dir / "motion" / f"{seq_id}.npy"
+        if not path.is_file():  # AIST++ layout
+            path = data_dir / "motions" / f"{seq_id}.pkl"
         st = path.stat() if path.is_file() else None
         h.update(f"{seq_id}:{st.st_size if st else 0}:{st.st_mtime_ns if st else 0};".encode())
     return h.hexdigest()[:16]
@@ -36,10 +40,10 @@ def genre_classifier(data_dir: str | Path, skeleton: object, cache_dir: str | Pa
     ``joints_of(list of 319-D clips) → list of (T, 55, 3)`` is the forward kinematics used for the protocol.
     Returns ``(None, None, reason)`` when the training split has fewer than two genres.
     """
-    from ..data import load_finedance
+    from ..data import load_dataset
 
     data = Path(data_dir).expanduser()
-    train = load_finedance(data, split="train", skeleton=skeleton)
+    train = load_dataset(data, split="train", skeleton=skeleton)
     ids = [s.id for s in train]
     folder = Path(cache_dir).expanduser() if cache_dir else default_cache_dir(data)
     folder = folder / "genre_classifier" / _fingerprint(data, ids, getattr(skeleton, "source", "?"))
@@ -47,7 +51,7 @@ def genre_classifier(data_dir: str | Path, skeleton: object, cache_dir: str | Pa
         return GenreClassifier.load(folder), folder, "loaded from cache"
     except DataError:
         pass
-    clips = cut_clips(train, GCDANCE)
+    clips = cut_clips(train, SLICES)
     labels = [c.genre for c in clips]
     if len(set(labels)) < 2:
         return None, None, "the training split has fewer than two genres: no genre classifier"

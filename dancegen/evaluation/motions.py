@@ -2,9 +2,12 @@
 
 Naming convention (the file stem, or the folder name for ``NAME/motion.npz`` as written by ``dancegen generate``):
 
-* ``NNN_sliceK`` — slice K of test song NNN (frames ``60·K … 60·K + 119``), gcdance protocol only;
-* ``NNN`` — the whole test song NNN: cut into the protocol's clips exactly like the ground truth (gcdance: 4-s
-  slices at a 2-s stride; lodge: the first 1024 frames).
+* ``NNN_sliceK`` — slice K of test song NNN (frames ``60·K … 60·K + 119``), slice protocols (gcdance, slices) only;
+* ``NNN`` — the whole test song NNN: cut into the protocol's clips exactly like the ground truth (gcdance/slices:
+  4-s slices at a 2-s stride; lodge: the first 1024 frames; aist: the whole sequence).
+
+``NNN`` is the data set's sequence id: a FineDance number or an AIST++ name such as ``gBR_sBM_cAll_d04_mBR0_ch01``.
+Motion files are read at 30 FPS (dancegen's rate), also under ``aist``.
 
 An optional ``test_`` prefix (EDGE's output naming) is ignored. Files: our ``motion.npz`` (``motion_319`` or AMASS
 ``poses``/``trans``; joints by forward kinematics on the evaluation skeleton) or an EDGE-style ``.pkl`` with
@@ -25,7 +28,7 @@ from ..motion.layout import NUM_CHANNELS, ROOT
 from ..safe_pickle import load_pickle
 from .protocols import Clip, Protocol
 
-_STEM = re.compile(r"^(?:test_)?(?P<song>[^_]+?)(?:_slice(?P<k>\d+))?$")
+_STEM = re.compile(r"^(?:test_)?(?P<song>.+?)(?:_slice(?P<k>\d+))?$")
 
 
 def find_motion_files(folder: Path) -> dict[str, Path]:

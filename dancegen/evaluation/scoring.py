@@ -2,6 +2,7 @@
 
 Motions are joint positions ``(T, J, 3)`` (metres, y up, 30 FPS) with ``J = 55`` (SMPL-X order, from our forward
 kinematics) or ``J = 24`` (SMPL-24 order, e.g. an EDGE pickle's ``full_pose``: no hands, hand metrics are None).
+A protocol scored at 60 FPS (``aist``) interpolates them ×2 first (:func:`~dancegen.metrics.upsample_joints`).
 Whole-song protocols (``songs``) are scored song by song with :func:`score_songs` and need no reference set.
 """
 
@@ -29,6 +30,7 @@ from ..metrics import (
     pfc,
     root_relative,
     smplx55_to_smpl24,
+    upsample_joints,
 )
 from .protocols import Protocol
 
@@ -42,13 +44,38 @@ def _kinetic(clips: Sequence[np.ndarray], joints: list[int]) -> np.ndarray:
     return np.stack([kinetic_features(root_relative(c[:, joints])) for c in clips])
 
 
+def _smpl24(c: np.ndarray) -> np.ndarray:
+    return smplx55_to_smpl24(c) if c.shape[1] == 55 else c[:, :24]
+
+
 def _geometric(clips: Sequence[np.ndarray]) -> np.ndarray:
     """The 32 geometric features per clip on SMPL-24-ordered joints, root-relative at frame 0."""
-    out = []
-    for c in clips:
-        smpl = smplx55_to_smpl24(c) if c.shape[1] == 55 else c[:, :24]
-        out.append(manual_features(root_relative(smpl)))
-    return np.stack(out)
+    return np.stack([manual_features(root_relative(_smpl24(c))) for c in clips])
+
+
+def _kinetic24(clips: Sequence[np.ndarray]) -> np.ndarray:
+    """Kinetic features per clip on all SMPL-24-ordered joints, root-relative at frame 0 (Bailando's AIST++)."""
+    return np.stack([kinetic_features(root_relative(_smpl24(c))) for c in clips])
+
+
+def _rate(clips: Sequence[np.ndarray], protocol: Protocol, frames: int | None = None) -> list[np.ndarray]:
+    """Clips at the protocol's scoring rate (30-FPS input interpolated ×2 for 60 FPS), cut to their first
+    ``frames`` frames at that rate (None: whole)."""
+    factor = protocol.fps // 30
+    out = [upsample_joints(c, factor) if factor > 1 else np.asarray(c) for c in clips]
+    return [c[:frames] for c in out] if frames else out
+
+
+def _features(what: str, clips: Sequence[np.ndarray], cache: dict[str, np.ndarray] | None = None) -> np.ndarray:
+    """Features ``what`` (body, hands, kinetic24, geometric) of ``clips``, from ``cache`` when it has them."""
+    if cache is not None and what in cache:
+        return cache[what]
+    feats = {"body": lambda: _kinetic(clips, BODY), "hands": lambda: _kinetic(clips, HANDS),
+             "kinetic24": lambda: _kinetic24(clips), "kinetic": lambda: _kinetic(clips, BODY),
+             "geometric": lambda: _geometric(clips)}[what]()
+    if cache is not None:
+        cache[what] = feats
+    return feats
 
 
 def _fid_div(gen: np.ndarray, ref: np.ndarray, notes: list[str], what: str) -> tuple[float | None, float | None]:
@@ -68,10 +95,14 @@ def score_set(
     beats: Sequence[np.ndarray] | None = None,
     genres: Sequence[str] | None = None,
     classifier: GenreClassifier | None = None,
+    ref_cache: dict[str, np.ndarray] | None = None,
 ) -> tuple[dict[str, float | None], list[str]]:
     """Metric values (keys of ``protocol.metrics``; None where not computable) and notes explaining any None.
 
-    ``beats[i]``: music-beat frame indices of clip ``i``; ``genres[i]``: the genre clip ``i`` was generated for.
+    ``beats[i]``: music-beat frame indices of clip ``i`` at the protocol's rate; ``genres[i]``: the genre clip ``i``
+    was generated for. ``ref_cache``: a dict reused across calls with the same ``reference`` (its features are
+    computed once). The protocol decides the joints (``joint_set``, ``bas_joints``), the scoring rate (``fps``), the
+    generated frames that enter the features (``feature_frames``) and the up axis of PFC/PBC (``up_axis``).
     A whole-song protocol ignores ``reference``, ``genres`` and ``classifier`` and scores with :func:`score_songs`
     (no contacts: skating is None; boundaries: the standard window plan of each song's length).
     """
@@ -83,39 +114,51 @@ def score_set(
     notes: list[str] = []
     values: dict[str, float | None] = dict.fromkeys(protocol.metrics)
     has_hands = all(c.shape[1] == 55 for c in generated) and all(c.shape[1] == 55 for c in reference)
+    whole = _rate(generated, protocol)
+    ff = protocol.feature_frames * (protocol.fps // 30) if protocol.feature_frames else None
+    gen = [c[:ff] for c in whole] if ff else whole
+    ref: Sequence[np.ndarray] = reference
+    if ref_cache is None or not ref_cache:
+        ref = _rate(reference, protocol)
     if protocol.hands:
-        values["fid_k_body"], values["div_k_body"] = _fid_div(_kinetic(generated, BODY), _kinetic(reference, BODY),
+        values["fid_k_body"], values["div_k_body"] = _fid_div(_features("body", gen), _features("body", ref, ref_cache),
                                                               notes, "body")
         if has_hands:
             values["fid_k_hand"], values["div_k_hand"] = _fid_div(
-                _kinetic(generated, HANDS), _kinetic(reference, HANDS), notes, "hands")
+                _features("hands", gen), _features("hands", ref, ref_cache), notes, "hands")
         else:
             notes.append("hands: some motions have no finger joints (SMPL-24 input); hand metrics skipped")
     else:
-        values["fid_k"], values["div_k"] = _fid_div(_kinetic(generated, BODY), _kinetic(reference, BODY),
-                                                    notes, "kinetic")
-        values["fid_g"], values["div_g"] = _fid_div(_geometric(generated), _geometric(reference), notes, "geometric")
-    if beats is not None:
-        values["bas"] = _bas(generated, beats, notes)
-    full = [c if c.shape[1] in (24, 52, 55) else c[:, :22] for c in generated]
-    values["pfc"] = float(pfc(list(full)))
+        kin = "kinetic24" if protocol.joint_set == "smpl24" else "kinetic"
+        values["fid_k"], values["div_k"] = _fid_div(_features(kin, gen), _features(kin, ref, ref_cache), notes,
+                                                    "kinetic")
+        values["fid_g"], values["div_g"] = _fid_div(_features("geometric", gen), _features("geometric", ref, ref_cache),
+                                                    notes, "geometric")
+    if beats is not None and "bas" in values:
+        values["bas"] = _bas(whole, beats, notes, protocol.bas_joints)
+    full = [c if c.shape[1] in (24, 52, 55) else c[:, :22] for c in whole]
+    if "pfc" in values:
+        values["pfc"] = float(pfc(list(full), up_axis=protocol.up_axis))
     if "pbc" in values:
-        values["pbc"] = float(pbc(list(full)))
-    values["fsr"] = float(foot_sliding_ratio(list(full)))
+        values["pbc"] = float(pbc(list(full), up_axis=protocol.up_axis, gcdance_indices=protocol.pbc_gcdance_indices))
+    if "fsr" in values:
+        values["fsr"] = float(foot_sliding_ratio(list(full)))
     if "genre_acc" in values:
         values["genre_acc"] = _genre(classifier, generated, genres, notes)
     return values, notes
 
 
-def _bas(clips: Sequence[np.ndarray], beats: Sequence[np.ndarray], notes: list[str]) -> float | None:
-    """Mean BAS over clips that have at least one music beat before their last frame (body joints 0–21)."""
+def _bas(clips: Sequence[np.ndarray], beats: Sequence[np.ndarray], notes: list[str], joints: str = "body"
+         ) -> float | None:
+    """Mean BAS over clips that have at least one music beat before their last frame; ``joints``: ``body``
+    (0–21) or ``all`` joints of each clip (GCDance's eval_beat.py, Bailando's beat_align_score.py)."""
     scores, skipped = [], 0
     for clip, b in zip(clips, beats):
         b = np.asarray(b)
         if b.size == 0 or not (b < clip.shape[0] - 1).any():
             skipped += 1
             continue
-        scores.append(float(beat_align_score(clip[:, BODY], b)))
+        scores.append(float(beat_align_score(clip if joints == "all" else clip[:, BODY], b)))
     if skipped:
         notes.append(f"BAS: {skipped} of {len(clips)} clips have no music beat inside them and are left out")
     return float(np.mean(scores)) if scores else None

@@ -7,7 +7,7 @@ in vectorised numpy/scipy, keeping the conventions that change published numbers
 from .beats import beat_align_score, motion_beats, music_beats
 from .fid import diversity, fid, normalize
 from .genre_classifier import GenreClassifier, genre_control_accuracy, motion_descriptor
-from .joints import BODY_JOINTS, HAND_JOINTS, root_relative, smplx55_to_smpl24
+from .joints import BODY_JOINTS, HAND_JOINTS, root_relative, smplx55_to_smpl24, upsample_joints
 from .kinetic import kinetic_features
 from .manual import manual_features
 from .physical import foot_sliding_ratio, pbc, pfc
@@ -31,4 +31,5 @@ __all__ = [
     "pfc",
     "root_relative",
     "smplx55_to_smpl24",
+    "upsample_joints",
 ]

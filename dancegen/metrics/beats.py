@@ -47,7 +47,7 @@ def _clip_score(pos: np.ndarray, beats: np.ndarray) -> float:
     beats = np.asarray(beats).reshape(-1)
     if beats.size and not np.issubdtype(beats.dtype, np.integer):
         if not np.allclose(beats, np.round(beats)):
-            raise DataError("music beats must be integer frame indices (30 FPS)")
+            raise DataError("music beats must be integer frame indices (at the motion's frame rate)")
         beats = np.round(beats).astype(np.int64)
     n_speed = pos.shape[0] - 1
     beats = beats[(beats >= 0) & (beats < n_speed)]  # the reference truncates the beat track to T−1 frames
@@ -76,25 +76,27 @@ def beat_align_score(
     return float(np.mean([_clip_score(clip, np.asarray(b)) for clip, b in zip(clips, music_beats)]))
 
 
-def music_beats(audio: np.ndarray, sr: int) -> np.ndarray:
-    """Music-beat frame indices at 30 FPS for a mono waveform ``audio`` sampled at ``sr`` Hz.
+def music_beats(audio: np.ndarray, sr: int, fps: int = FPS) -> np.ndarray:
+    """Music-beat frame indices at ``fps`` frames per second for a mono waveform ``audio`` sampled at ``sr`` Hz.
 
-    The reference feature extractor: resample to 15360 Hz (so a 512-sample hop is one motion frame), keep the
-    percussive part (``librosa.effects.hpss``), onset envelope ``librosa.onset.onset_strength`` with
-    ``aggregate=np.median``, then ``librosa.beat.beat_track`` on that envelope (defaults; hop 512).
+    The reference feature extractor: resample to ``fps · 512`` Hz (15360 Hz at 30 FPS; 30720 Hz at 60 FPS as
+    Bailando's AIST++ preprocessing), so a 512-sample hop is one motion frame; keep the percussive part
+    (``librosa.effects.hpss``), onset envelope ``librosa.onset.onset_strength`` with ``aggregate=np.median``, then
+    ``librosa.beat.beat_track`` on that envelope (defaults; hop 512).
     """
     import librosa
 
     y = np.asarray(audio, dtype=np.float32)
     if y.ndim != 1 or y.size == 0:
         raise DataError(f"audio must be a non-empty mono 1-D waveform, got shape {y.shape}")
-    if sr <= 0:
-        raise DataError(f"sample rate must be positive, got {sr}")
+    if sr <= 0 or fps <= 0:
+        raise DataError(f"sample rate and fps must be positive, got {sr} and {fps}")
     if not np.isfinite(y).all():
         raise DataError("audio contains NaN or infinite samples")
-    if sr != SAMPLE_RATE:
-        y = librosa.resample(y, orig_sr=sr, target_sr=SAMPLE_RATE)
+    rate = fps * HOP_LENGTH
+    if sr != rate:
+        y = librosa.resample(y, orig_sr=sr, target_sr=rate)
     _, percussive = librosa.effects.hpss(y)
-    envelope = librosa.onset.onset_strength(y=percussive, sr=SAMPLE_RATE, aggregate=np.median, hop_length=HOP_LENGTH)
-    _, beats = librosa.beat.beat_track(onset_envelope=envelope, sr=SAMPLE_RATE, hop_length=HOP_LENGTH)
+    envelope = librosa.onset.onset_strength(y=percussive, sr=rate, aggregate=np.median, hop_length=HOP_LENGTH)
+    _, beats = librosa.beat.beat_track(onset_envelope=envelope, sr=rate, hop_length=HOP_LENGTH)
     return np.asarray(beats, dtype=np.int64)

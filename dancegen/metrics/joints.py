@@ -87,3 +87,14 @@ def as_clips(joints: np.ndarray | Sequence[np.ndarray], **kwargs: int | str) -> 
     if not clips:
         raise DataError("got an empty batch of clips")
     return clips, True
+
+
+def upsample_joints(joints: np.ndarray, factor: int = 2) -> np.ndarray:
+    """Linearly interpolate ``(T, J, 3)`` joints ``factor``× in time: ``(factor·(T − 1) + 1, J, 3)``; frame
+    ``factor·t`` is the input's frame ``t`` (e.g. 30-FPS joints scored at AIST++'s 60 FPS)."""
+    arr = np.asarray(joints, dtype=np.float64)
+    if factor == 1 or len(arr) < 2:
+        return arr
+    w = (np.arange(factor, dtype=np.float64) / factor)[None, :, None, None]
+    mid = arr[:-1, None] * (1 - w) + arr[1:, None] * w  # (T−1, factor, J, 3)
+    return np.concatenate((mid.reshape(-1, *arr.shape[1:]), arr[-1:]), axis=0)

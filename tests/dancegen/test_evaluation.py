@@ -14,7 +14,7 @@ import pytest
 
 from dancegen.data import load_finedance
 from dancegen.errors import DancegenError, DataError
-from dancegen.evaluation import GCDANCE, LODGE, cut_clips, evaluate, get_protocol
+from dancegen.evaluation import LODGE, SLICES, cut_clips, evaluate, get_protocol
 from dancegen.evaluation.protocols import saved_beats
 from dancegen.export import write_edge_pkl, write_npz
 from dancegen.motion import ROOT, Skeleton
@@ -35,9 +35,9 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "dancegen", *args], capture_output=True, text=True, timeout=120)
 
 
-def test_gcdance_slicing(data: Path) -> None:
+def test_slices_slicing(data: Path) -> None:
     test = load_finedance(data, split="test")
-    clips = cut_clips(test, GCDANCE)
+    clips = cut_clips(test, SLICES)
     # 8 s = 240 frames: slices start at 0, 60, 120 (4 s long, 2-s stride)
     assert len(clips) == 3 * len(test)
     assert [c.start for c in clips[:3]] == [0, 60, 120]
@@ -58,7 +58,7 @@ def test_lodge_whole_songs(data: Path) -> None:
 
 
 def test_saved_beats_to_clip_frames() -> None:
-    clip = cut_clips([], GCDANCE)  # empty input gives no clips
+    clip = cut_clips([], SLICES)  # empty input gives no clips
     assert clip == []
     from dancegen.evaluation.protocols import Clip
 
@@ -75,17 +75,19 @@ def test_unknown_protocol() -> None:
 def _export_slices(data: Path, out: Path) -> None:
     """Write every GT test slice as NNN_sliceK.npz (our export format)."""
     out.mkdir()
-    for c in cut_clips(load_finedance(data, split="test"), GCDANCE):
+    for c in cut_clips(load_finedance(data, split="test"), SLICES):
         write_npz(out / f"{c.key}.npz", c.motion, genre=c.genre)
 
 
 def test_motions_gt_slices_fid_zero(data: Path, tmp_path: Path) -> None:
     _export_slices(data, tmp_path / "m")
-    report = evaluate(data, "gcdance", motions=tmp_path / "m", cache_dir=tmp_path / "cache")
+    report = evaluate(data, "slices", motions=tmp_path / "m", cache_dir=tmp_path / "cache")
     gen = report["generated"]["metrics"]
     assert abs(gen["fid_k_body"]["mean"]) < 1e-3
     assert abs(gen["fid_k_hand"]["mean"]) < 1e-3
-    assert report["protocol"]["name"] == "gcdance"
+    assert report["protocol"]["name"] == "slices"
+    assert report["sampling"] is None
+    assert "differs: PFC/PBC with y as up (the data's axis; the official code uses z)" in report["deviations"]
     assert report["skeleton"] == {"source": Skeleton.default().source, "kind": "approximate"}
     assert report["gt_set"]["split"] == "test"
     assert report["gt_set"]["clips"] == 9
@@ -136,7 +138,7 @@ def test_audio_beats_once_per_song(data: Path, tmp_path: Path, counted: dict[str
     from dancegen.metrics import music_beats
 
     _export_slices(data, tmp_path / "m")
-    report = evaluate(data, "gcdance", motions=tmp_path / "m", beats="audio", cache_dir=tmp_path / "cache")
+    report = evaluate(data, "slices", motions=tmp_path / "m", beats="audio", cache_dir=tmp_path / "cache")
     test = load_finedance(data, split="test")
     assert counted == {"beat_track": len(test), "load_audio": len(test)} == {"beat_track": 3, "load_audio": 3}
     assert report["beats_source"].startswith("audio")
@@ -147,14 +149,14 @@ def test_audio_beats_once_per_song(data: Path, tmp_path: Path, counted: dict[str
     songs = load_songs(data, test, "audio")
     song = songs[test[0].id]
     whole = music_beats(*song.wave)
-    clip = cut_clips(test, GCDANCE)[1]
+    clip = cut_clips(test, SLICES)[1]
     assert (clip.sequence_id, clip.start) == (song.id, 60)
     expected = whole[(whole >= 60) & (whole < 180)] - 60
     np.testing.assert_array_equal(songs.clip_beats([clip])[0], expected)
     assert expected.size > 0
     # saved beats (auto, every song has them): no beat tracking at all
     counted.update(beat_track=0)
-    assert evaluate(data, "gcdance", motions=tmp_path / "m", cache_dir=tmp_path / "cache")["beats_source"].startswith(
+    assert evaluate(data, "slices", motions=tmp_path / "m", cache_dir=tmp_path / "cache")["beats_source"].startswith(
         "saved")
     assert counted["beat_track"] == 0
 
@@ -181,7 +183,7 @@ def test_motions_whole_songs_and_edge_pkl(data: Path, tmp_path: Path) -> None:
     for s in load_finedance(data, split="test"):
         write_npz(tmp_path / "npz" / f"{s.id}.npz", s.motion)
         write_edge_pkl(tmp_path / "pkl" / f"test_{s.id}.pkl", s.motion)
-    whole = evaluate(data, "gcdance", motions=tmp_path / "npz", cache_dir=tmp_path / "c")
+    whole = evaluate(data, "slices", motions=tmp_path / "npz", cache_dir=tmp_path / "c")
     assert whole["generated"]["clips"] == 9
     assert abs(whole["generated"]["metrics"]["fid_k_body"]["mean"]) < 1e-3
     lodge = evaluate(data, "lodge", motions=tmp_path / "pkl", cache_dir=tmp_path / "c")
@@ -207,11 +209,12 @@ def test_cli_motions_json(data: Path, tmp_path: Path) -> None:
     _export_slices(data, tmp_path / "m")
     out = tmp_path / "report.json"
     proc = _cli("evaluate", "--motions", str(tmp_path / "m"), "--data", str(data), "--json", "--out", str(out),
-                "--cache-dir", str(tmp_path / "c"))
+                "--cache-dir", str(tmp_path / "c"), "--sets", "2")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout)
     assert report == json.loads(out.read_text())
-    assert report["protocol"]["name"] == "gcdance"
+    assert report["protocol"]["name"] == "gcdance"  # the default: the paper's protocol
+    assert report["generated"]["sets"] == 2
     assert "gt_row" in report
     from rich.console import Console
 
@@ -223,6 +226,8 @@ def test_cli_motions_json(data: Path, tmp_path: Path) -> None:
     assert "FID_k body" in text
     assert "skeleton: approximate" in text
     assert "│ GT " in text
+    assert "generated (2 sets)" in text
+    assert "deviation: 2 sets of 15 clips per song (the paper: 10 sets of 15)" in text
 
 
 @pytest.mark.parametrize(

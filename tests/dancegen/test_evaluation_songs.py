@@ -137,7 +137,7 @@ def test_songs_checkpoint(data: Path, checkpoint: Path) -> None:
 
 
 def test_checkpoint_audio_beats_once_per_song(data: Path, checkpoint: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """--checkpoint --beats audio under gcdance (3 slices per song): generation, the generated row and the GT row share
+    """--checkpoint --beats audio under slices (3 slices per song): generation, the generated row and the GT row share
     one decode and one beat tracking of each test song (the real functions run, only counted)."""
     import librosa
 
@@ -154,7 +154,7 @@ def test_checkpoint_audio_beats_once_per_song(data: Path, checkpoint: Path, monk
 
     for module, name in ((librosa.beat, "beat_track"), (audio, "load_audio")):
         monkeypatch.setattr(module, name, counting(name, getattr(module, name)))
-    report = evaluate(data, "gcdance", checkpoint=checkpoint, steps=1, beats="audio")
+    report = evaluate(data, "slices", checkpoint=checkpoint, steps=1, beats="audio")
     songs = len(load_finedance(data, split="test"))
     assert report["generated"]["clips"] == 3 * songs
     assert counts == {"beat_track": songs, "load_audio": songs}

@@ -36,6 +36,7 @@ from .diffusion import DiffusionScheduler
 from .errors import DancegenError
 from .features.encoder import MusicEncoder
 from .genre.controller import GenreController, GenrePrediction
+from .genre.genres import GenreSet, GenreSetLike, get_genre_set
 from .longform import HOP, Window, canonical_rot6d, plan_windows
 from .model import GCDanceDenoiser, MotionNormalizer
 from .motion.layout import CONTACTS, FINEDANCE_CHANNELS, FPS, NUM_CHANNELS, ROOT, WINDOW
@@ -66,14 +67,15 @@ def check_generation_options(longform: str | None = None, cleanup: str | None = 
                              steps: int | None = None, guidance: float | None = None, eta: float | None = None,
                              variations: int | None = None, window_batch: int | None = None,
                              pad: str | None = None, genre: str | None = None, text: str | None = None,
-                             sampler: str | None = None) -> None:
+                             sampler: str | None = None, genres: GenreSetLike = None) -> None:
     """One-line :class:`DancegenError` for the first bad generation option, cheap enough to call before any model
     is loaded; None skips an option. ``prefix`` (e.g. ``"--"``) names them as the caller's options.
 
     ``longform``, ``cleanup``, ``pad``, ``sampler``: one of their modes; ``steps`` 1…:data:`MAX_STEPS`;
     ``guidance`` finite in :data:`GUIDANCE_RANGE`; ``eta`` in :data:`ETA_RANGE`; ``variations``, ``window_batch``
-    >= 1; ``genre`` a known genre name or alias; ``text`` a non-empty description of at most
-    :data:`~dancegen.genre.controller.MAX_TEXT_CHARS` characters."""
+    >= 1; ``genre`` a known genre name or alias of ``genres`` (the model's genre set: a
+    :class:`~dancegen.genre.genres.GenreSet` or a built-in's name; default the FineDance genres); ``text`` a
+    non-empty description of at most :data:`~dancegen.genre.controller.MAX_TEXT_CHARS` characters."""
     for name, value, known in (("longform", longform, LONGFORM_MODES), ("cleanup", cleanup, CLEANUP_MODES),
                                ("pad", pad, PAD_MODES), ("sampler", sampler, SAMPLERS)):
         if value is not None and value not in known:
@@ -88,13 +90,11 @@ def check_generation_options(longform: str | None = None, cleanup: str | None = 
     if eta is not None:
         _check_number(f"{prefix}eta", eta, *ETA_RANGE)
     if genre is not None:
-        from .genre.genres import genre_index
-
-        genre_index(genre)
+        get_genre_set(genres).index(genre)
     if text is not None:
         from .genre.controller import check_texts
 
-        check_texts([text])
+        check_texts([text], get_genre_set(genres).genres)
 
 
 @dataclass
@@ -222,21 +222,26 @@ class DancePipeline:
         return self
 
     # ------------------------------------------------------------------ inputs
-    def resolve_genre(self, text: str | None = None, genre: str | None = None) -> tuple[GenrePrediction, Tensor]:
-        """The genre (text through the controller, or a label that bypasses it) and its embedding C_E (1, D)."""
-        from .genre.genres import GENRES, genre_index
+    @property
+    def genres(self) -> GenreSet:
+        """The model's genre set (its genre controller's: FineDance's 16 genres, AIST++'s 10, …)."""
+        return self.genre_controller.genre_set
 
+    def resolve_genre(self, text: str | None = None, genre: str | None = None) -> tuple[GenrePrediction, Tensor]:
+        """The genre (text through the controller, or a label that bypasses it) and its embedding C_E (1, D); both
+        resolve against the controller's genre set (the one the model was trained on, see :attr:`genres`)."""
+        names = self.genres.genres
         if genre is not None:
-            idx = genre_index(genre)
-            probs = {g: (1.0 if i == idx else 0.0) for i, g in enumerate(GENRES)}
-            top3 = [(GENRES[idx], 1.0), *[(g, 0.0) for i, g in enumerate(GENRES) if i != idx][:2]]
-            pred = GenrePrediction(text=text or GENRES[idx], genre=GENRES[idx], index=idx, probabilities=probs,
+            idx = self.genres.index(genre)
+            probs = {g: (1.0 if i == idx else 0.0) for i, g in enumerate(names)}
+            top3 = [(names[idx], 1.0), *[(g, 0.0) for i, g in enumerate(names) if i != idx][:2]]
+            pred = GenrePrediction(text=text or names[idx], genre=names[idx], index=idx, probabilities=probs,
                                    top3=top3, ambiguous=False, source="label")
         elif text is not None:
             pred = self.genre_controller.predict(text)
         else:
             raise DancegenError("no genre given: pass text= (a description of the dance or music) or genre= (one of: "
-                                + ", ".join(GENRES) + ")")
+                                + ", ".join(names) + ")")
         emb = self.genre_controller.embed(torch.tensor([pred.index]))
         return pred, emb.to(self.device, torch.float32)
 
@@ -351,7 +356,8 @@ class DancePipeline:
         steps), see :meth:`denoise`.
         """
         check_generation_options(longform, cleanup, steps=steps, guidance=guidance, eta=eta, variations=variations,
-                                 window_batch=window_batch, pad=pad, genre=genre, text=text, sampler=sampler)
+                                 window_batch=window_batch, pad=pad, genre=genre, text=text, sampler=sampler,
+                                 genres=self.genres)
         with torch.inference_mode():
             result = self._generate(audio, sr, text, genre, steps, guidance, eta, seed, variations, constraints,
                                     reference, window_batch, progress, pad, keep_windows, song_key, longform,

@@ -27,6 +27,7 @@ from torch import Tensor
 from ..errors import DancegenError
 from ..features.encoder import MusicEncoder
 from ..genre.controller import GenreController
+from ..genre.genres import GenreSet, get_genre_set
 from ..model import GCDanceDenoiser, ModelConfig, MotionNormalizer
 from ..motion.skeleton import Skeleton
 from .files import CONFIG_FILE, latest_checkpoint, load_flat, read_config, write_folder
@@ -249,6 +250,20 @@ def check_checkpoint(path: str | Path | None, ema: bool = True) -> Path:
         raise DancegenError(f"checkpoint {folder}: {part}.safetensors does not match config.json: {problem}; the "
                             "config was edited or belongs to another checkpoint")
     return folder
+
+
+def checkpoint_genre_set(path: str | Path | None = None) -> GenreSet:
+    """The genre set of the checkpoint ``path`` names (None: the bundled model), from its ``config.json`` alone:
+    the genre controller's ``genres`` (a checkpoint from before genre sets has the FineDance genres). Lets a caller
+    check a ``--genre`` against the model's genres before loading it."""
+    path = default_checkpoint_dir() if path is None else Path(path).expanduser()
+    folder = latest_checkpoint(path)
+    if folder is None:
+        raise DancegenError(f"{path} is neither a checkpoint folder (config.json + model.safetensors) nor a run "
+                            "folder with a 'latest' pointer")
+    ctrl = read_config(folder).get("genre_controller")
+    config = ctrl.get("config") if isinstance(ctrl, Mapping) else None
+    return get_genre_set(config.get("genres") if isinstance(config, Mapping) else None)
 
 
 def load_components(path: str | Path | None = None, ema: bool = True) -> Components:

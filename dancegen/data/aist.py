@@ -12,8 +12,10 @@ The ``.pkl`` files are read with :func:`dancegen.safe_pickle.load_pickle` (numpy
 a file asking for anything else raises :class:`~dancegen.errors.UnsafeFileError` and stops the load).
 Frames are subsampled 60 → 30 FPS (every other frame); translation is divided by ``smpl_scaling`` (metres, y up).
 SMPL joints 0–21 are the SMPL-H body joints; SMPL's two hand joints (22, 23) are dropped and the 30 finger joints
-keep the identity rotation, so every sequence has ``hands_present=False``. Genres use AIST++'s own 10-genre table
-:data:`AIST_GENRES`, not FineDance's 16.
+keep the identity rotation (hands at rest), so every sequence has ``hands_present=False`` and the training losses
+leave its hand channels out. The report's ``notes`` say so. Genres use AIST++'s own genre set
+(:data:`dancegen.genre.genres.AIST`, names :data:`AIST_GENRES` in the order of the codes :data:`AIST_GENRE_CODES`),
+not FineDance's 16.
 """
 
 from __future__ import annotations
@@ -23,14 +25,16 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DancegenError, DataError
+from ..genre.genres import AIST, AIST_GENRES
 from ..safe_pickle import load_pickle
 from .sequence import DataReport, OnError, Sequence, SequenceSet, audio_frames
 
-#: AIST++ genre codes in index order and their names.
+#: AIST++ genre codes in index order (the names, :data:`AIST_GENRES`, live in :mod:`dancegen.genre.genres`).
 AIST_GENRE_CODES: tuple[str, ...] = ("gBR", "gPO", "gLO", "gMH", "gLH", "gHO", "gWA", "gKR", "gJS", "gJB")
-AIST_GENRES: tuple[str, ...] = (
-    "Break", "Pop", "Lock", "Middle Hip-hop", "LA Hip-hop", "House", "Waack", "Krump", "Street Jazz", "Ballet Jazz",
-)
+assert len(AIST_GENRE_CODES) == len(AIST_GENRES), "one AIST++ genre name per genre code"
+#: What the report's notes say about every AIST++ load.
+CONVERSION_NOTE = ("AIST++ SMPL 24 joints mapped to the 52-joint layout (body joints 0-21; hands at rest, "
+                   "hands_present=False); 60 -> 30 FPS (every other frame)")
 SPLITS = ("train", "val", "test", "all")
 _WAV_DIRS = ("wav", "wavs", "music", "music_wav")
 
@@ -109,7 +113,7 @@ def load_aist(
     if not files:
         raise DataError(f"no motion files in {root / 'motions'} (expected AIST++ .pkl files)")
     chosen, ignored = split_names(root, list(files), split)
-    report = DataReport(source="aist", root=str(root), split=split, ignored=ignored)
+    report = DataReport(source="aist", root=str(root), split=split, ignored=ignored, notes=[CONVERSION_NOTE])
     sequences = []
     for name in chosen:
         loaded = _load_one(files[name], wav_dir, report, on_error, skeleton)
@@ -119,14 +123,14 @@ def load_aist(
         frames = min(len(motion), music_frames)
         if frames != len(motion) or frames != music_frames:
             report.truncated[name] = (len(motion), music_frames)
-        sequences.append(Sequence(id=name, motion=motion[:frames], genre=genre, genre_name=AIST_GENRES[genre],
-                                  song_id=music_id, audio=audio, genre_table="aist", hands_present=False))
+        sequences.append(Sequence(id=name, motion=motion[:frames], genre=genre, genre_name=AIST.genres[genre],
+                                  song_id=music_id, audio=audio, genre_table=AIST.name, hands_present=False))
         report.loaded += 1
         report.frames += frames
     if not sequences:
         raise DataError(f"the {split} split of {root} is empty ({len(chosen)} listed, {len(report.skipped)} skipped, "
                         f"{len(ignored)} ignored)")
-    return SequenceSet(sequences, report, AIST_GENRES)
+    return SequenceSet(sequences, report, AIST.genres, genre_table=AIST.name)
 
 
 def _load_one(

@@ -8,7 +8,8 @@ Layout::
                               with "filename"; "frames" is optional)
     DIR/splits.json           optional: {"train": [...], "test": [...], "ignore": [...]} overrides the official splits
 
-The genre is ``style2`` resolved through :func:`dancegen.genre.genres.genre_index` (aliases such as "Tai" → Dai).
+The genre is ``style2`` resolved through the FineDance genre set (:data:`dancegen.genre.genres.FINEDANCE`; aliases
+such as "Tai" → Dai).
 Contacts are computed by forward kinematics on load. When the music is shorter or longer than the motion, both are
 cut to the shorter length and the sequence is counted in ``report.truncated``.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import DancegenError, DataError
-from ..genre.genres import GENRES, genre_index
+from ..genre.genres import FINEDANCE
 from ..motion.layout import FINEDANCE_CHANNELS
 from .sequence import DataReport, OnError, Sequence, SequenceSet, audio_frames, check_motion
 
@@ -172,8 +173,8 @@ def load_finedance(
         if frames != len(arr) or frames != music_frames:
             report.truncated[seq_id] = (len(arr), music_frames)
         motion = from_finedance(arr[:frames], skel).numpy()
-        sequences.append(Sequence(id=seq_id, motion=motion, genre=genre, genre_name=GENRES[genre], song_id=seq_id,
-                                  audio=audio))
+        sequences.append(Sequence(id=seq_id, motion=motion, genre=genre, genre_name=FINEDANCE.genres[genre],
+                                  song_id=seq_id, audio=audio))
         report.loaded += 1
         report.frames += frames
     if not sequences:
@@ -181,7 +182,7 @@ def load_finedance(
             f"the {split} split of {root} is empty ({len(chosen)} listed, {len(report.skipped)} skipped, "
             f"{len(ignored)} ignored)"
         )
-    return SequenceSet(sequences, report, GENRES)
+    return SequenceSet(sequences, report, FINEDANCE.genres, genre_table=FINEDANCE.name)
 
 
 def _load_one(
@@ -194,7 +195,7 @@ def _load_one(
     if not isinstance(style, str):
         return report.problem(seq_id, f"label of sequence {seq_id} has no 'style2' genre", on_error)
     try:
-        genre = genre_index(style)
+        genre = FINEDANCE.index(style)
     except DancegenError as exc:
         return report.problem(seq_id, f"sequence {seq_id}: {exc}", on_error)
     try:

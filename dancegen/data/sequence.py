@@ -12,6 +12,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ..errors import DataError
+from ..genre.genres import GENRE_SETS, GenreSet
 from ..motion.layout import FPS
 
 OnError = Literal["raise", "skip"]
@@ -21,10 +22,11 @@ OnError = Literal["raise", "skip"]
 class Sequence:
     """One dance: ``motion`` (T, 319) float32 at 30 FPS, its music file and genre.
 
-    ``genre`` indexes the loader's genre table (``genre_table``: ``"finedance"`` = the 16 FineDance genres of
-    :mod:`dancegen.genre.genres`, ``"aist"`` = the 10 AIST++ genres of :mod:`dancegen.data.aist`). ``song_id`` keys
-    the feature cache (several AIST++ dances share one song). ``hands_present`` is False when the source has no
-    finger data (AIST++): hand channels then hold the rest pose and losses/metrics should ignore them.
+    ``genre`` indexes the loader's genre set (``genre_table``, a built-in set of :mod:`dancegen.genre.genres`:
+    ``"finedance"`` = the 16 FineDance genres, ``"aist"`` = the 10 AIST++ genres). ``song_id`` keys the feature
+    cache (several AIST++ dances share one song). ``hands_present`` is False when the source has no finger data
+    (AIST++: SMPL 24 joints mapped into the 52-joint layout with the hands at rest): hand channels then hold the rest
+    pose and the training losses leave them out (the ``hands`` batch field, :func:`dancegen.losses.task_loss_terms`).
     """
 
     id: str
@@ -84,11 +86,31 @@ class DataReport:
 
 @dataclass
 class SequenceSet:
-    """The sequences of one split plus the loader's :class:`DataReport`."""
+    """The sequences of one split plus the loader's :class:`DataReport`.
+
+    ``genres`` are the data set's genre names in index order (what ``Sequence.genre`` indexes) and ``genre_table``
+    names its genre set; :attr:`genre_set` is that :class:`~dancegen.genre.genres.GenreSet`, which training gives
+    the genre controller and records in the checkpoint.
+    """
 
     sequences: list[Sequence]
     report: DataReport
     genres: tuple[str, ...]
+    genre_table: str = "finedance"
+
+    @property
+    def genre_set(self) -> GenreSet:
+        """The :class:`~dancegen.genre.genres.GenreSet` of ``genre_table`` when its names are ``genres``, else a
+        plain set of ``genres`` (no aliases) named after ``genre_table``."""
+        built_in = GENRE_SETS.get(self.genre_table)
+        if built_in is not None and built_in.genres == tuple(self.genres):
+            return built_in
+        return GenreSet(self.genre_table or "custom", self.genres)
+
+    @property
+    def hands_present(self) -> bool:
+        """Whether every sequence has finger data (False for AIST++)."""
+        return all(s.hands_present for s in self.sequences)
 
     def __len__(self) -> int:
         return len(self.sequences)

@@ -14,11 +14,12 @@ from ..errors import DancegenError, MissingWeightsError
 from .controller import GenreController, check_texts
 from .descriptions import asset_bytes
 from .encoders import MiniLMEncoder, TextEncoder, build_text_encoder, prompt_embeddings
-from .genres import NUM_GENRES, genre_index
+from .genres import FINEDANCE, GenreSet, GenreSetLike, get_genre_set
 
-#: The shipped MiniLM head and MiniLM prompt embeddings; rebuilt by ``python -m dancegen.genre.train_head``.
+#: The shipped MiniLM head and MiniLM prompt embeddings (FineDance genres only); rebuilt by
+#: ``python -m dancegen.genre.train_head``.
 SHIPPED_HEAD = "genre_head_minilm.safetensors"
-_LABEL_LOGIT = 20.0  # one-hot logits of the label controller: softmax gives 1 − 15·e^-20 ≈ 1
+_LABEL_LOGIT = 20.0  # one-hot logits of the label controller: softmax gives 1 − (G−1)·e^-20 ≈ 1
 
 
 def _encoder_options(text_encoder: str | dict[str, Any], allow_random_weights: bool) -> dict[str, Any]:
@@ -51,18 +52,19 @@ def load_shipped_head() -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     return read_head_file(blob)
 
 
-def _genre_table(encoder: TextEncoder) -> torch.Tensor:
-    if _is_shipped_minilm(encoder):
+def _genre_table(encoder: TextEncoder, genres: GenreSet) -> torch.Tensor:
+    if _is_shipped_minilm(encoder) and genres == FINEDANCE:
         return load_shipped_head()[0]["prompt_embeddings"]
-    return prompt_embeddings(encoder)
+    return prompt_embeddings(encoder, genres=genres)
 
 
 class LabelController(GenreController):
-    """Exact genre names or aliases only (Dai, Tai, Hmong…); anything else is an error.
+    """Exact genre names or aliases of its genre set only (Dai, Tai, Hmong…); anything else is an error.
 
     Probabilities are one-hot; C_E is the frozen text-encoder embedding of ``This is a {genre} type of music.``
-    (``embedding="prompt"``, the paper's choice; MiniLM's ships with dancegen, other encoders' are computed once
-    and cached on disk) or the 16-D one-hot vector (``embedding="onehot"``, no encoder). No trainable parameters.
+    (``embedding="prompt"``, the paper's choice; MiniLM's for the FineDance set ships with dancegen, others are
+    computed once and cached on disk) or the G-D one-hot vector (``embedding="onehot"``, no encoder). ``genres``:
+    the genre set (``"finedance"``, ``"aist"`` or a dict). No trainable parameters.
     """
 
     name = "label"
@@ -72,12 +74,14 @@ class LabelController(GenreController):
     trainable = False
 
     def __init__(self, text_encoder: str | dict[str, Any] = "minilm", embedding: str = "prompt",
-                 allow_random_weights: bool = False, min_confidence: float = 0.5, min_margin: float = 0.2) -> None:
+                 allow_random_weights: bool = False, min_confidence: float = 0.5, min_margin: float = 0.2,
+                 genres: GenreSetLike = None) -> None:
         if embedding not in ("prompt", "onehot"):
             raise DancegenError(f"label controller embedding must be 'prompt' or 'onehot', got {embedding!r}")
+        genre_set = get_genre_set(genres)
         encoder = build_text_encoder(_encoder_options(text_encoder, allow_random_weights))
-        table = torch.eye(NUM_GENRES) if embedding == "onehot" else _genre_table(encoder)
-        super().__init__(table, min_confidence, min_margin)
+        table = torch.eye(len(genre_set)) if embedding == "onehot" else _genre_table(encoder, genre_set)
+        super().__init__(table, min_confidence, min_margin, genre_set)
         self.encoder, self.embedding, self.allow_random_weights = encoder, embedding, allow_random_weights
 
     def config(self) -> dict[str, Any]:
@@ -85,9 +89,9 @@ class LabelController(GenreController):
                 "allow_random_weights": self.allow_random_weights}
 
     def logits(self, texts: Sequence[str]) -> torch.Tensor:
-        """Fixed one-hot logits (N, 16); unknown names raise UnknownGenreError listing the genres."""
-        indices = torch.tensor([genre_index(t) for t in check_texts(texts)])
-        out = torch.zeros(len(indices), NUM_GENRES, device=self.prompt_embeddings.device)
+        """Fixed one-hot logits (N, G); unknown names raise UnknownGenreError listing the set's genres."""
+        indices = torch.tensor([self.genre_set.index(t) for t in check_texts(texts, self.genres)])
+        out = torch.zeros(len(indices), self.num_genres, device=self.prompt_embeddings.device)
         out[torch.arange(len(indices)), indices] = _LABEL_LOGIT
         return out
 
@@ -96,7 +100,8 @@ class LabelController(GenreController):
 
 
 class GenreHead(nn.Module):
-    """Classifier head on frozen text embeddings: Linear (``hidden=0``) or Linear → GELU → Dropout → Linear.
+    """Classifier head on frozen text embeddings → ``num_genres`` logits: Linear (``hidden=0``) or
+    Linear → GELU → Dropout → Linear.
 
     Logits are divided by ``temperature`` (a buffer, fitted on out-of-fold predictions by ``train_head`` so that
     probabilities — and the ``ambiguous`` flag — are calibrated; it does not change the argmax).
@@ -104,16 +109,17 @@ class GenreHead(nn.Module):
 
     temperature: torch.Tensor
 
-    def __init__(self, in_dim: int, hidden: int = 256, dropout: float = 0.1) -> None:
+    def __init__(self, in_dim: int, hidden: int = 256, dropout: float = 0.1,
+                 num_genres: int = len(FINEDANCE)) -> None:
         super().__init__()
         if hidden < 0:
             raise DancegenError(f"head hidden size must be >= 0, got {hidden}")
-        self.in_dim, self.hidden = in_dim, hidden
+        self.in_dim, self.hidden, self.num_genres = in_dim, hidden, num_genres
         if hidden == 0:
-            self.net: nn.Module = nn.Linear(in_dim, NUM_GENRES)
+            self.net: nn.Module = nn.Linear(in_dim, num_genres)
         else:
             self.net = nn.Sequential(nn.Linear(in_dim, hidden), nn.GELU(), nn.Dropout(dropout),
-                                     nn.Linear(hidden, NUM_GENRES))
+                                     nn.Linear(hidden, num_genres))
         self.register_buffer("temperature", torch.ones(()))
 
     def forward(self, embeddings: torch.Tensor) -> torch.Tensor:
@@ -124,11 +130,15 @@ class TextController(GenreController):
     """Free text → genre with a small classifier head on frozen text-encoder embeddings.
 
     A genre name or alias in the text wins over the classifier (see :meth:`GenreController.resolve`). C_E is
-    the prompt embedding of the predicted genre (paper). The default head (MiniLM, 1 hidden layer of 256) ships
-    trained on the train split of the genre-description set; ``head`` is a safetensors file from
+    the prompt embedding of the predicted genre (paper). The default head (MiniLM, 1 hidden layer of 256, FineDance
+    genres) ships trained on the train split of the genre-description set; ``head`` is a safetensors file from
     ``python -m dancegen.genre.train_head`` for other encoders. ``allow_random_weights`` builds an untrained
     head (and, for CLIP without weights, a random text tower): tests only. The head is trainable through
     :meth:`logits` (L_C).
+
+    ``genres`` other than ``"finedance"`` (e.g. ``"aist"``): no trained head exists, so an untrained (seeded) head of
+    the set's size is built — ``dancegen train`` trains it with L_C — and C_E comes from the text encoder's
+    embeddings of the set's prompts. A genre name in the text still decides the genre.
     """
 
     name = "text"
@@ -138,29 +148,36 @@ class TextController(GenreController):
     trainable = True
 
     def __init__(self, text_encoder: str | dict[str, Any] = "minilm", head: str | None = None, hidden: int = 256,
-                 allow_random_weights: bool = False, min_confidence: float = 0.5, min_margin: float = 0.2) -> None:
+                 allow_random_weights: bool = False, min_confidence: float = 0.5, min_margin: float = 0.2,
+                 genres: GenreSetLike = None) -> None:
+        genre_set = get_genre_set(genres)
         encoder = build_text_encoder(_encoder_options(text_encoder, allow_random_weights))
-        tensors, meta = self._head_tensors(encoder, head, allow_random_weights)
-        table = tensors["prompt_embeddings"] if "prompt_embeddings" in tensors else prompt_embeddings(encoder)
-        super().__init__(table, min_confidence, min_margin)
+        tensors, meta = self._head_tensors(encoder, head, allow_random_weights, genre_set)
+        table = (tensors["prompt_embeddings"] if "prompt_embeddings" in tensors
+                 else prompt_embeddings(encoder, genres=genre_set))
+        if table.ndim != 2 or table.shape[0] != len(genre_set):
+            raise DancegenError(f"genre head {head} holds {table.shape[0]} genre prompts but the {genre_set.name} "
+                                f"genre set has {len(genre_set)} genres")
+        super().__init__(table, min_confidence, min_margin, genre_set)
         self.encoder, self.head_path, self.allow_random_weights = encoder, head, allow_random_weights
         hidden = int(meta.get("hidden", hidden))
         with torch.random.fork_rng(devices=[]):  # a seeded initialisation when no trained weights are given
             torch.manual_seed(0)
-            self.head = GenreHead(encoder.dim, hidden)
+            self.head = GenreHead(encoder.dim, hidden, num_genres=len(genre_set))
         state = {k[len("head."):]: v for k, v in tensors.items() if k.startswith("head.")}
         if state:
             try:
                 self.head.load_state_dict(state)
             except RuntimeError as exc:
                 raise DancegenError(f"genre head weights do not fit a {encoder.dim}-D {encoder.name} encoder "
-                                    f"with hidden={hidden}: {str(exc).splitlines()[0]}") from None
+                                    f"with hidden={hidden} and {len(genre_set)} genres: "
+                                    f"{str(exc).splitlines()[0]}") from None
         self.hidden = hidden
         self.eval()
 
     @staticmethod
-    def _head_tensors(encoder: TextEncoder, head: str | None,
-                      allow_random_weights: bool) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    def _head_tensors(encoder: TextEncoder, head: str | None, allow_random_weights: bool,
+                      genres: GenreSet) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         if head is not None:
             path = Path(head).expanduser()
             if not path.is_file():
@@ -170,6 +187,8 @@ class TextController(GenreController):
                 return read_head_file(path.read_bytes())
             except Exception as exc:  # safetensors raises its own error types for corrupt files
                 raise DancegenError(f"cannot read genre head {path}: {exc}") from None
+        if genres != FINEDANCE:  # no trained head exists for other sets: L_C trains this one
+            return {}, {}
         if _is_shipped_minilm(encoder):
             return load_shipped_head()
         if allow_random_weights:
@@ -183,8 +202,8 @@ class TextController(GenreController):
                 "hidden": self.hidden, "allow_random_weights": self.allow_random_weights}
 
     def logits(self, texts: Sequence[str]) -> torch.Tensor:
-        """Head logits (N, 16) on cached frozen embeddings; differentiable w.r.t. the head parameters."""
-        texts = check_texts(texts)
+        """Head logits (N, G) on cached frozen embeddings; differentiable w.r.t. the head parameters."""
+        texts = check_texts(texts, self.genres)
         param = next(self.head.parameters())
         return self.head(self.encoder.encode(texts).to(param))
 

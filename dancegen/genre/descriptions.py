@@ -4,6 +4,8 @@ Free-text descriptions of the 16 genres (style words, moods, instruments, region
 French), 46 per genre, written for this project (MIT). The split is fixed in the file: every fifth description
 of each genre has ``split = "test"`` (144 held out, 9 per genre), the rest ``"train"`` (592). The text classifier
 head is trained on the train split only; the trainer samples train descriptions for the classification loss L_C.
+Other genre sets (AIST++) have no such data set: L_C draws from :meth:`GenreSet.training_texts
+<dancegen.genre.genres.GenreSet.training_texts>` (the set's short descriptions, prompts, names and aliases).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from importlib import resources
 import torch
 
 from ..errors import DataError
-from .genres import GENRES, NUM_GENRES, genre_index
+from .genres import FINEDANCE, GENRES, NUM_GENRES, GenreSetLike, genre_index, get_genre_set
 
 DESCRIPTIONS_FILE = "genre_descriptions.json"
 SPLITS = ("train", "test")
@@ -66,11 +68,19 @@ def descriptions_sha256() -> str:
 
 
 def sample_descriptions(labels: torch.Tensor, generator: torch.Generator | None = None,
-                        split: str = "train") -> list[str]:
-    """One random description of each label's genre (for L_C in training): labels (N,) → N texts."""
-    by_genre: list[list[str]] = [[] for _ in range(NUM_GENRES)]
-    for d in load_descriptions(split):
-        by_genre[d.index].append(d.text)
+                        split: str = "train", genres: GenreSetLike = None) -> list[str]:
+    """One random description of each label's genre (for L_C in training): labels (N,) → N texts. ``genres``:
+    the labels' genre set (default FineDance: the shipped description set; other sets: their
+    :meth:`~dancegen.genre.genres.GenreSet.training_texts`, whatever ``split``)."""
+    genre_set = get_genre_set(genres)
+    if genre_set == FINEDANCE:
+        by_genre: list[list[str]] = [[] for _ in range(NUM_GENRES)]
+        for d in load_descriptions(split):
+            by_genre[d.index].append(d.text)
+    else:
+        by_genre = genre_set.training_texts()
+    if labels.numel() and not 0 <= int(labels.min()) <= int(labels.max()) < len(by_genre):
+        raise DataError(f"genre label out of range 0..{len(by_genre) - 1} for the {genre_set.name} genre set")
     out = []
     for label in labels.tolist():
         pool = by_genre[int(label)]

@@ -8,7 +8,7 @@
 Encoders are plain objects, not ``nn.Module`` s: they are frozen and never part of a controller's parameters or
 ``state_dict``. Models load lazily on the first :meth:`TextEncoder.encode`; transformers is imported there.
 Embeddings of texts already seen are kept in memory (training encodes the same descriptions every step), and
-the 16 genre prompts are cached on disk per model (:func:`prompt_embeddings`), so C_E needs no model at all once
+each genre set's prompts are cached on disk per model (:func:`prompt_embeddings`), so C_E needs no model at all once
 computed.
 """
 
@@ -27,7 +27,7 @@ import torch
 
 from ..errors import DancegenError, MissingWeightsError
 from ..features.weights import cache_dir, is_offline
-from .genres import GENRES, PROMPT_TEMPLATE
+from .genres import GenreSet, GenreSetLike, get_genre_set
 
 CLIP_HUB_ID = "openai/clip-vit-base-patch32"
 _MEMORY_CACHE_LIMIT = 65536
@@ -287,22 +287,26 @@ def build_text_encoder(config: str | dict[str, Any]) -> TextEncoder:
         raise DancegenError(f"text encoder {name!r}: bad options {options}: {exc}") from None
 
 
-def _prompt_cache_path(encoder: TextEncoder) -> Path:
-    key = hashlib.sha256(json.dumps([encoder.model_id, PROMPT_TEMPLATE, GENRES]).encode()).hexdigest()[:16]
+def _prompt_cache_path(encoder: TextEncoder, genres: GenreSet) -> Path:
+    blob = json.dumps([encoder.model_id, genres.prompt_template, list(genres.genres)])
+    key = hashlib.sha256(blob.encode()).hexdigest()[:16]
     return cache_dir() / "genre_prompts" / f"{encoder.name}-{key}.safetensors"
 
 
-def prompt_embeddings(encoder: TextEncoder, use_disk_cache: bool = True) -> torch.Tensor:
-    """(16, dim) embeddings of ``This is a {genre} type of music.`` for the 16 genres in canonical order.
+def prompt_embeddings(encoder: TextEncoder, use_disk_cache: bool = True, genres: GenreSetLike = None) -> torch.Tensor:
+    """(G, dim) embeddings of ``This is a {genre} type of music.`` for the genres of ``genres`` (default: the 16
+    FineDance genres) in index order.
 
-    Cached on disk per model id (written atomically), so later runs need neither the model nor its weights.
+    Cached on disk per model id and genre list (written atomically), so later runs need neither the model nor its
+    weights.
     """
     from safetensors.torch import load_file, save_file
 
-    path = _prompt_cache_path(encoder)
+    genre_set = get_genre_set(genres)
+    path = _prompt_cache_path(encoder, genre_set)
     if use_disk_cache and encoder.cacheable and path.is_file():
         return load_file(str(path))["prompt_embeddings"]
-    table = encoder.encode([PROMPT_TEMPLATE.format(genre=g) for g in GENRES]).contiguous()
+    table = encoder.encode(genre_set.prompts()).contiguous()
     if use_disk_cache and encoder.cacheable:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import torch
 
 from .controller import GenreController, check_texts
-from .genres import NUM_GENRES
+from .genres import GenreSetLike, get_genre_set
 
 
 class NoneController(GenreController):
@@ -25,9 +25,10 @@ class NoneController(GenreController):
     offline = True
     trainable = False
 
-    def __init__(self, min_confidence: float = 0.5, min_margin: float = 0.2) -> None:
-        super().__init__(torch.zeros(NUM_GENRES, 1), min_confidence, min_margin)
+    def __init__(self, min_confidence: float = 0.5, min_margin: float = 0.2, genres: GenreSetLike = None) -> None:
+        genre_set = get_genre_set(genres)
+        super().__init__(torch.zeros(len(genre_set), 1), min_confidence, min_margin, genre_set)
 
     def logits(self, texts: Sequence[str]) -> torch.Tensor:
-        """Uniform logits (N, 16): there is no classifier."""
-        return torch.zeros(len(check_texts(texts)), NUM_GENRES, device=self.prompt_embeddings.device)
+        """Uniform logits (N, G): there is no classifier."""
+        return torch.zeros(len(check_texts(texts, self.genres)), self.num_genres, device=self.prompt_embeddings.device)

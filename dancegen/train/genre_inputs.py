@@ -50,15 +50,16 @@ class GenreInputs:
                 "trained_classifier": self.use_classifier}
 
     def draw_texts(self, labels: Tensor, generator: torch.Generator) -> list[str] | None:
-        """One training-split description of each label's genre (None when L_C is off: nothing is drawn)."""
+        """One training-split description of each label's genre in the controller's genre set (FineDance's
+        description set, or an AIST++-style set's own texts); None when L_C is off: nothing is drawn."""
         if not self.use_classifier:
             return None
         from ..genre.descriptions import sample_descriptions
 
-        return sample_descriptions(labels, generator, split="train")
+        return sample_descriptions(labels, generator, split="train", genres=self.controller.genre_set)
 
     def condition(self, labels: Tensor, texts: list[str] | None, device: str) -> tuple[Tensor, Tensor | None]:
-        """C_E (B, D) for the genre labels and, with L_C on, the classifier logits (B, 16) of ``texts``."""
+        """C_E (B, D) for the genre labels and, with L_C on, the classifier logits (B, G) of ``texts`` (G genres)."""
         emb = self.controller.embed(labels).to(device)
         if texts is None:
             return emb, None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import inspect
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -33,6 +33,7 @@ from ..checkpoint.files import (
 from ..errors import DancegenError, DataError
 from ..features.encoder import MusicEncoder
 from ..genre.controller import GenreController
+from ..genre.genres import FINEDANCE, GenreSet, genre_set_config, get_genre_set
 from ..model import GCDanceDenoiser, MotionNormalizer
 from ..motion.skeleton import Skeleton
 from ..motion.skeleton_files import load_skeleton
@@ -43,6 +44,24 @@ from .genre_inputs import GenreInputs
 from .run_folder import foreign_entries, has_checkpoint
 
 GENERATORS = ("data", "diffusion", "text", "aggregator")
+
+
+def data_genre_config(cfg: TrainConfig, genre_set: GenreSet) -> TrainConfig:
+    """``cfg`` with the genre controller's ``genres`` option set to the data's genre set; a ``genres`` the user
+    gave that differs from the data's, or a controller that cannot take another set, is one DancegenError line."""
+    from ..genre.registry import GENRE_CONTROLLERS
+
+    opts = dict(cfg.controller_options)
+    if "genres" in opts and get_genre_set(opts["genres"]) != genre_set:
+        raise DancegenError(f"--controller-opt genres={opts['genres']!r} does not match the data, whose genres are "
+                            f"the {genre_set.name} set ({', '.join(genre_set.genres)})")
+    accepts_set = accepts(GENRE_CONTROLLERS.get(cfg.genre_controller).cls.__init__, "genres")
+    if accepts_set:
+        opts["genres"] = genre_set_config(genre_set)
+    elif genre_set != FINEDANCE:
+        raise DancegenError(f"genre controller {cfg.genre_controller!r} knows only the FineDance genres; the data's "
+                            f"are the {genre_set.name} set: use --genre-controller text, label or none")
+    return replace(cfg, controller_options=opts)
 
 
 class EpochSampler:
@@ -191,6 +210,10 @@ def _check_resume(ckpt: dict[str, Any], cfg: TrainConfig, encoder: Any, genre: G
     if ctrl["name"] != cfg.genre_controller or ctrl["embedding_dim"] != genre.embedding_dim:
         raise DancegenError(f"genre controller {cfg.genre_controller!r} ({genre.embedding_dim}-D) differs from the "
                             f"checkpoint's {ctrl['name']!r} ({ctrl['embedding_dim']}-D)")
+    saved_set = get_genre_set(ctrl.get("config", {}).get("genres"))
+    if saved_set.genres != genre.controller.genres:
+        raise DancegenError(f"the data's genres (the {genre.controller.genre_set.name} set) differ from the "
+                            f"checkpoint's ({saved_set.name}: {', '.join(saved_set.genres)}); resume on the same data")
     train = ckpt["train"]
     for key in ("aggregator", "tasks", "shared", "preset", "model", "batch_size"):
         if train[key] != getattr(cfg, key):
@@ -218,7 +241,7 @@ def build_run(cfg: TrainConfig, device: str, dist: DistInfo, resume: bool) -> Ru
     """Build every component of a run; with ``resume`` the checkpoint's configuration is checked against it."""
     import mtlkit
 
-    from ..data import FeatureCache, WindowDataset, default_cache_root, load_finedance
+    from ..data import FeatureCache, WindowDataset, default_cache_root, load_dataset
     from ..diffusion import DiffusionScheduler
     from ..model import ModelConfig
 
@@ -226,21 +249,24 @@ def build_run(cfg: TrainConfig, device: str, dist: DistInfo, resume: bool) -> Ru
     out = Path(cfg.out).expanduser()
     data_dir = Path(cfg.data).expanduser()
     if not any(data_dir.iterdir()):
-        raise DataError(f"data directory {data_dir} is empty (expected motion/, music_wav/ and labels)")
+        raise DataError(f"data directory {data_dir} is empty (expected a FineDance-layout folder — motion/, "
+                        "music_wav/ and labels — or an AIST++ folder — motions/, wav/ and splits/)")
     ckpt_dir = check_out_dir(out, resume)  # every rank checks, so all fail alike before any collective call
     encoder = build_encoder(cfg.music_encoders, cfg.encoder_options, cfg.allow_random_weights)
-    genre = GenreInputs.build(cfg, device)
     skeleton = load_skeleton(cfg.skeleton)
+    # FineDance layout or AIST++ (protocol: FineDance only); the data's genre set is the controller's
+    sequences = load_dataset(data_dir, cfg.split, cfg.protocol, skeleton)
+    genre = GenreInputs.build(data_genre_config(cfg, sequences.genre_set), device)
     ckpt = read_config(ckpt_dir) if ckpt_dir is not None else None
     if ckpt is not None:
         _check_resume(ckpt, cfg, encoder, genre)
-    sequences = load_finedance(data_dir, cfg.split, cfg.protocol, skeleton)
     cache = FeatureCache(cfg.cache_dir or default_cache_root(data_dir), encoder)
-    if dist.is_main:  # rank 0 fills the feature cache, the others then read it
-        dataset = WindowDataset(sequences, cache, "train", progress=cfg.progress)
-    barrier(dist)
-    if not dist.is_main:
-        dataset = WindowDataset(sequences, cache, "train")
+    # every rank fills the shared cache (each song encoded once, under its lock; ranks start on different songs)
+    # and memory-maps it, so the ranks of a node share one copy of the features
+    songs = len({s.song_id for s in sequences})
+    dataset = WindowDataset(sequences, cache, "train", progress=cfg.progress and dist.is_main,
+                            fill_start=dist.rank * songs // max(dist.world_size, 1))
+    barrier(dist, "every rank's feature-cache fill")
     fingerprint = dataset_fingerprint(data_dir)
     if ckpt is not None and ckpt["data"]["fingerprint"] != fingerprint and dist.is_main:
         print(f"warning: the data in {data_dir} changed since the checkpoint (fingerprint differs)", file=sys.stderr)
@@ -290,6 +316,8 @@ def save(r: RunState, out: Path) -> Path:
         "train": cfg.to_dict(),
         **parts.config,
         "data": {"dir": str(Path(cfg.data).expanduser().resolve()), "split": cfg.split, "protocol": cfg.protocol,
+                 "genres": r.controller.genre_set.name,
+                 "hands_present": all(seq.hands_present for seq in r.dataset.sequences),
                  "fingerprint": r.fingerprint, "windows": r.dataset.stats},
         "aggregator": {"name": cfg.aggregator, "options": {k: v for k, v in cfg.aggregator_kwargs().items()
                                                            if k != "generator"}, "backend": r.backend},

@@ -1,8 +1,10 @@
-"""The ablation grid: the cross product of aggregators × music-encoder sets × genre controllers × seeds, and the
-plain ``dancegen train`` / ``dancegen evaluate`` command lines of each run (so any scheduler can run them)."""
+"""The ablation grid: the cross product of aggregators × music-encoder sets × genre controllers × seeds (or the rows
+of a paper table, :mod:`.tables`), and the plain ``dancegen train`` / ``dancegen evaluate`` command lines of each
+run (so any scheduler can run them)."""
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -20,16 +22,37 @@ class Combination:
     music_encoders: str
     genre_controller: str
     seed: int
+    aggregator_options: tuple[str, ...] = ()  # ``key=value`` for ``--aggregator-opt``
+    train_args: tuple[str, ...] = ()  # further ``dancegen train`` arguments of this run (a table row's)
+
+    @property
+    def variant(self) -> str:
+        """``""`` for a plain grid run, else a slug of the aggregator options and extra train arguments
+        (``tasks-S.J.V.F``): runs of the same configuration share a folder, different ones never do."""
+        if not self.aggregator_options and not self.train_args:
+            return ""
+        parts = [f"opt-{o}" for o in self.aggregator_options] + [a.lstrip("-") for a in self.train_args]
+        slug = re.sub(r"[^A-Za-z0-9.=+-]+", ".", "-".join(parts)).strip(".-")
+        if len(slug) > 48:
+            slug = slug[:39] + "-" + hashlib.sha256(slug.encode()).hexdigest()[:8]
+        return slug
 
     @property
     def name(self) -> str:
-        """Folder name, e.g. ``nash__wav2clip+stft__text__s0``."""
+        """Folder name, e.g. ``nash__wav2clip+stft__text__s0`` (``nash__stft__text__tasks-S.J.V.F__s0`` with
+        extra arguments)."""
         enc = re.sub(r"[^A-Za-z0-9+.-]", "+", self.music_encoders.replace(",", "+"))
-        return f"{self.aggregator}__{enc}__{self.genre_controller}__s{self.seed}"
+        variant = f"__{self.variant}" if self.variant else ""
+        return f"{self.aggregator}__{enc}__{self.genre_controller}{variant}__s{self.seed}"
 
     def to_dict(self) -> dict[str, object]:
-        return {"aggregator": self.aggregator, "music_encoders": self.music_encoders,
-                "genre_controller": self.genre_controller, "seed": self.seed}
+        out: dict[str, object] = {"aggregator": self.aggregator, "music_encoders": self.music_encoders,
+                                  "genre_controller": self.genre_controller, "seed": self.seed}
+        if self.aggregator_options:
+            out["aggregator_options"] = list(self.aggregator_options)
+        if self.train_args:
+            out["train_args"] = list(self.train_args)
+        return out
 
 
 @dataclass
@@ -71,11 +94,18 @@ def build_grid(aggregators: str, music_encoders: str, genre_controllers: str, se
         if c not in GENRE_CONTROLLERS.names():
             raise DancegenError(f"--genre-controller: unknown controller {c!r}; choose among "
                                 f"{', '.join(GENRE_CONTROLLERS.names())}")
+    return [Combination(a, e, c, s) for a, e, c, s in product(aggs, encs, ctrls, parse_seeds(seeds))]
+
+
+def parse_seeds(seeds: str) -> list[int]:
+    """``"0,1"`` → ``[0, 1]`` (distinct, non-negative integers)."""
     try:
-        seed_list = [int(s) for s in _split(seeds, ",", "--seeds")]
+        out = [int(s) for s in _split(seeds, ",", "--seeds")]
     except ValueError:
         raise DancegenError(f"--seeds must be comma-separated integers, got {seeds!r}") from None
-    return [Combination(a, e, c, s) for a, e, c, s in product(aggs, encs, ctrls, seed_list)]
+    if any(s < 0 for s in out):
+        raise DancegenError(f"--seeds must be non-negative, got {seeds!r}")
+    return out
 
 
 def train_command(combo: Combination, s: SweepSettings, run_dir: Path, resume: bool = False) -> list[str]:
@@ -85,13 +115,15 @@ def train_command(combo: Combination, s: SweepSettings, run_dir: Path, resume: b
            "--genre-controller", combo.genre_controller, "--preset", s.preset, "--steps", str(s.steps),
            "--seed", str(combo.seed), "--device", s.device, "--no-progress",  # label/none: train drops L_C
            "--checkpoint-every", str(max(1, min(500, s.steps // 4)))]  # an interrupted sweep loses ≤ a quarter
+    for opt in combo.aggregator_options:
+        cmd += ["--aggregator-opt", opt]
     if s.batch_size:
         cmd += ["--batch-size", str(s.batch_size)]
     if s.allow_random_weights:
         cmd.append("--allow-random-weights")
     if resume:
         cmd.append("--resume")
-    return cmd + list(s.train_args)
+    return cmd + list(combo.train_args) + list(s.train_args)
 
 
 def evaluate_command(combo: Combination, s: SweepSettings, run_dir: Path) -> list[str]:

@@ -19,6 +19,13 @@ A loss-based method (:class:`~mtlkit.LossWeighting`: DWA, uncertainty weighting,
 whatever the backend, ``backward`` runs ONE backward of its objective ``Σ w_i L_i`` (+ its regulariser) into the
 parameters, the task heads and the method's own learnable parameters.
 
+A constant-weight method (its weights depend on neither the gradients nor the losses: :class:`~mtlkit.Linear`,
+which declares them by ``constant_weights(K, like)``) needs none either: with ``backend="auto"`` (the default)
+``backward`` runs ONE backward of ``Σ w_i L_i`` — the same ``.grad`` as ``w @ J`` to rounding, about K times
+cheaper — and the result has ``backend == "one_backward"``, ``space == "constant"`` and no Gramian, gradient
+norms or cosines. Naming a backend (``"jacobian"``, ``"gramian"``, ``"representation"``) asks for the per-task
+gradients and their diagnostics: it computes them as before.
+
 Parameters that only some losses use (task heads) go in ``task_params``: they get their ordinary gradient of
 ``Σ L_i`` (``task_weighting="unweighted"``, the default for gradient methods) or of ``Σ w_i L_i``
 (``"weighted"``, original Nash-MTL, and the default for loss-based methods).
@@ -35,6 +42,7 @@ Gramians, combine each shard locally, all-gather the update; Gramian-based metho
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, cast
@@ -42,7 +50,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 import torch
 from torch import Tensor, nn
 
-from ._aggregator import Aggregator, Weighting, check_gramian, gramian
+from ._aggregator import Aggregator, Weighting, check_gramian, gramian, input_checks_enabled
 from ._aggregator_plugins import get_aggregator
 from ._distributed import Sync
 from ._jacobian import jacobian
@@ -64,7 +72,9 @@ class BackwardResult:
     Gramian they come from (parameter or representation space, see ``space``) and solver diagnostics.
 
     Loss-based methods compute no per-task gradient: ``gramian``, ``gradient_norms`` and ``cosine`` are None
-    (``space == "losses"``). With ``groups``, ``groups`` holds one result per group and the top-level Gramian is
+    (``space == "losses"``); nor do constant-weight methods under ``backend="auto"`` (``backend ==
+    "one_backward"``, ``space == "constant"``, ``update_norm`` the norm of the one gradient). With ``groups``,
+    ``groups`` holds one result per group and the top-level Gramian is
     the whole one (the sum of the groups'), ``weights`` None.
     """
 
@@ -178,6 +188,17 @@ def _task_grads(losses: Tensor, task_params: list[Tensor], w: Tensor | None, ret
                                     allow_unused=True))
 
 
+def constant_weights(aggregator: Aggregator, K: int, like: Tensor) -> Tensor | None:
+    """The (K,) float64 weights of a method whose weights depend on neither the gradients nor the losses (it
+    defines ``constant_weights(K, like)``, e.g. :class:`~mtlkit.Linear`), else None: :func:`backward` then needs
+    one backward of ``Σ w_i L_i`` instead of K per-task gradients."""
+    fn = getattr(aggregator, "constant_weights", None)
+    if fn is None or isinstance(aggregator, LossWeighting):
+        return None
+    w = fn(K, like)
+    return None if w is None else w.detach().to(dtype=torch.float64, device=like.device)
+
+
 def _resolve_groups(params: Iterable[Tensor] | nn.Module | None,
                     groups: Sequence[Iterable[Tensor] | nn.Module] | None) -> tuple[list[Tensor], list[int] | None]:
     """The shared parameters in order, and the number of parameters of each group (None without groups)."""
@@ -249,7 +270,9 @@ def backward(
         aggregator: an :class:`Aggregator` or a registered name (built with default options); with ``groups``,
             optionally one per group (required for stateful methods).
         backend: ``"auto"``, ``"jacobian"``, ``"gramian"`` or ``"representation"`` (see the module docs);
-            ignored by loss-based methods (one backward).
+            ignored by loss-based methods (one backward). With ``"auto"`` a constant-weight method (``linear``)
+            takes one backward of ``Σ w_i L_i`` too; an explicit backend computes its per-task gradients (for
+            the diagnostics: gradient norms, cosines).
         groups: aggregate each group of shared parameters separately (jacobian and gramian backends).
         representation: the shared activation(s) for the representation backend.
         task_params: parameters used by only some losses (heads); ordinary gradients, see ``task_weighting``.
@@ -295,6 +318,9 @@ def backward(
         tw = task_weighting or "unweighted"
     if sizes is not None and tw == "weighted":
         raise ValueError("task_weighting='weighted' is ambiguous with groups (one weighting per group)")
+    fixed = None
+    if backend == "auto" and sizes is None and not any(loss_based):
+        fixed = constant_weights(aggs[0], L.shape[0], L)
     gramian_based = all(isinstance(a, Weighting) and a.properties.gramian_based for a in aggs)
     if backend == "auto":
         nbytes = L.shape[0] * sum(p.numel() for p in shared) * shared[0].element_size()
@@ -315,6 +341,8 @@ def backward(
         agg = aggs[0]
         assert isinstance(agg, LossWeighting)
         return _loss_backend(L, L_detached, shared, heads, agg, tw, retain_graph, sync_)
+    if fixed is not None:
+        return _constant_backend(L, L_detached, shared, heads, aggs[0], fixed, tw, retain_graph, sync_)
     if backend == "jacobian":
         if sharded:
             return _jacobian_sharded(L, L_detached, shared, sizes, heads, aggs, tw, chunk_size, retain_graph, sync_,
@@ -359,6 +387,34 @@ def _loss_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads: list[Tens
         _accumulate(inputs, grads)
     w_d = w.detach().double()
     return BackwardResult("losses", "losses", L_d, None, w_d, None, None, None, dict(agg.diagnostics))
+
+
+def _constant_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads: list[Tensor], agg: Aggregator, w: Tensor,
+                      task_weighting: str, retain_graph: bool, sync: Sync) -> BackwardResult:
+    """Constant weights: ONE backward of ``Σ w_i L_i`` into the shared parameters (and weighted heads); unweighted
+    heads take one more backward of ``Σ L_i``. Parameters a loss does not reach get zeros, non-finite losses or
+    gradients raise, as on the per-task path."""
+    checks = input_checks_enabled()
+    if checks and not bool(torch.isfinite(L_d).all()):
+        raise ValueError("a loss is NaN or Inf (its gradient is not finite)")
+    weighted_heads = heads if task_weighting == "weighted" else []
+    unweighted_heads = bool(heads) and task_weighting == "unweighted"
+    inputs = shared + weighted_heads
+    objective = (w.to(L.dtype) * L).sum()
+    grads = list(torch.autograd.grad(objective, inputs, retain_graph=retain_graph or unweighted_heads,
+                                     allow_unused=True))
+    if unweighted_heads:
+        grads += list(torch.autograd.grad(L.sum(), heads, retain_graph=retain_graph, allow_unused=True))
+        inputs = inputs + heads
+    grads = [torch.zeros_like(p) if g is None else g for p, g in zip(inputs, grads)]
+    sync.mean_all_(grads)
+    sq = torch.stack(torch._foreach_norm(grads[: len(shared)])).double().square().sum()
+    update_norm = float(sq.sqrt())
+    if checks and not math.isfinite(update_norm):
+        raise ValueError("the update contains NaN or Inf (a task gradient is not finite)")
+    _accumulate(inputs, grads)
+    diagnostics = {**agg.diagnostics, "one_backward": True}
+    return BackwardResult("one_backward", "constant", L_d, None, w, None, None, update_norm, diagnostics)
 
 
 def _finish(backend: str, space: str, L: Tensor, G: Tensor, w: Tensor | None, agg: Aggregator,

@@ -1,5 +1,9 @@
 """Linear scalarisation: fixed task weights, ``update = Jᵀw``. The plain sum (all ones, the default) and the
-mean (1/K) are special cases; GCDance's no-MTL baseline uses EDGE's weights [0.636, 2.964, 0.646, 10.942]."""
+mean (1/K) are special cases; GCDance's no-MTL baseline uses EDGE's weights [0.636, 2.964, 0.646, 10.942].
+
+The weights depend on neither the gradients nor the losses (:meth:`Linear.constant_weights`), so
+:func:`mtlkit.backward` with ``backend="auto"`` runs ONE backward of ``Σ w_i L_i`` instead of K per-task
+gradients (an explicit backend keeps the per-task path and its diagnostics)."""
 
 from __future__ import annotations
 
@@ -40,6 +44,16 @@ class Linear(Weighting):
         if self.fixed is None:
             return torch.ones(K, dtype=G.dtype, device=G.device)
         return self._fixed_on(K, G)
+
+    def constant_weights(self, K: int, like: Tensor) -> Tensor | None:
+        """The K weights (float64, on ``like``'s device), which depend on neither the gradients nor the losses;
+        None for a subclass that overrides :meth:`weights` (its weights may then depend on them)."""
+        if type(self).weights is not Linear.weights:
+            return None
+        if self.fixed is None:
+            return torch.ones(K, dtype=torch.float64, device=like.device)
+        self._fixed_on(K, like)  # checks the count
+        return self._fixed.to(dtype=torch.float64, device=like.device)
 
     def forward(self, J: Tensor, losses: Tensor | None = None) -> Tensor:
         # No Gramian needed: Jᵀw directly (the lower bound of every method); non-finite J gives a non-finite update.

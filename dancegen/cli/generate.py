@@ -21,7 +21,8 @@ _CHECKPOINT = Opt("--checkpoint", help="Run folder (with a 'latest' pointer) or 
                   "model, or hf://ORG/NAME (hf://ORG/NAME@REVISION) on the Hugging Face Hub (default: the bundled "
                   "demo model).")
 _TEXT = Opt("--text", help="Describe the dance or music; the genre controller picks the genre.")
-_GENRE = Opt("--genre", help="A genre label (Jazz, Dai, Breaking, …): bypasses the text classifier.")
+_GENRE = Opt("--genre", help="A genre label of the checkpoint's genre set (FineDance: Jazz, Dai, Breaking, …; "
+             "AIST++: Krump, House, …): bypasses the text classifier.")
 _OUT = Opt("--out", help="Output folder (default: ./<song name>-dance); several songs: one sub-folder per song.")
 _FORMAT = Opt("--format", help=f"Comma-separated export formats: {formats_help()}.")
 _LONGFORM = Opt("--longform", help="How 4-s windows become one dance: blend (soft continuation, smooth seams), "
@@ -30,6 +31,8 @@ _CLEANUP = Opt("--cleanup", help="feet: on the floor, planted feet locked (leg I
                "floor: only placed on the floor (no height drift); none: the model's raw output.")
 _SAMPLER = Opt("--sampler", help="Reverse-step solver: ddim (the paper's, with --eta) or dpmpp_2m (DPM-Solver++(2M), "
                "deterministic, --eta ignored; for 10-20 steps).")
+_WEIGHTS = Opt("--weights", help="ema (the EMA copy, the default) or raw (the trained weights as they were at the "
+              "checkpoint's step).")
 _SAMPLER_NAMES = {"ddim": "DDIM", "dpmpp_2m": "DPM-Solver++(2M)"}
 
 
@@ -104,6 +107,7 @@ class _Job(NamedTuple):
     constraints: list[Any] | None = None
     reference: Any = None
     sampler: str = "ddim"
+    weights: str = "ema"
 
 
 def _check_options(text: str | None, genre: str | None, steps: int, guidance: float, eta: float, variations: int,
@@ -117,19 +121,22 @@ def _check_options(text: str | None, genre: str | None, steps: int, guidance: fl
     if text is None and genre is None:
         raise DancegenError("give --text \"a description of the dance\" or --genre NAME (e.g. --genre Jazz)")
     check_generation_options(longform, cleanup, prefix="--", steps=steps, guidance=guidance, eta=eta,
-                             variations=variations, window_batch=window_batch, pad=pad, genre=genre, text=text,
-                             sampler=sampler)
+                             variations=variations, window_batch=window_batch, pad=pad, text=text,
+                             sampler=sampler)  # --genre: checked against the checkpoint's genres (_check_checkpoint)
     return check_formats(formats)
 
 
-def _check_checkpoint(checkpoint: str | Path | None) -> Path | None:
+def _check_checkpoint(checkpoint: str | Path | None, genre: str | None = None) -> Path | None:
     """``--checkpoint`` as a local folder (``hf://ORG/NAME[@REV]`` fetched, see :mod:`dancegen.hub`), checked
-    without loading it; None stays None (the bundled model)."""
+    without loading it, and ``--genre`` checked against its genre set; None stays None (the bundled model)."""
     from ..checkpoint import check_checkpoint
+    from ..checkpoint.components import checkpoint_genre_set
     from ..hub import resolve_checkpoint
 
     path = None if checkpoint is None else resolve_checkpoint(checkpoint)
     check_checkpoint(path)
+    if genre is not None:
+        checkpoint_genre_set(path).index(genre)  # one line listing the checkpoint's genres
     return path
 
 
@@ -146,7 +153,7 @@ def _check_inputs(song: Path, text: str | None, genre: str | None, checkpoint: s
                                  cleanup, sampler)
     check_output_dir(_target(song, out))
     audio, sr = load_audio(song)
-    path = _check_checkpoint(checkpoint)
+    path = _check_checkpoint(checkpoint, genre)
     return _Inputs(format_list, _device(device), audio, sr, path)
 
 
@@ -165,15 +172,26 @@ def _stage_printer(quiet: bool) -> Callable[[str], None]:
     return stage
 
 
-def _load_pipeline(checkpoint: Path | None, device: str, stage: Callable[[str], None]) -> tuple[Any, float]:
-    """The pipeline (loaded once per run) and the seconds its loading took."""
+def _check_weights(weights: str) -> str:
+    """``--weights``: ema or raw (one error line otherwise)."""
+    from ..errors import DancegenError
+
+    if weights not in ("ema", "raw"):
+        raise DancegenError(f"--weights must be ema or raw, got {weights!r}")
+    return weights
+
+
+def _load_pipeline(checkpoint: Path | None, device: str, stage: Callable[[str], None], weights: str = "ema"
+                   ) -> tuple[Any, float]:
+    """The pipeline (loaded once per run; ``weights``: the checkpoint's EMA or raw weights) and the seconds its
+    loading took."""
     import time
 
     from ..pipeline import DancePipeline
 
     t0 = time.perf_counter()
     stage("loading the model")
-    pipe = DancePipeline.from_checkpoint(checkpoint, device=device)
+    pipe = DancePipeline.from_checkpoint(checkpoint, device=device, ema=weights == "ema")
     if checkpoint is None:
         from ..demo import BUNDLED_NOTICE
 
@@ -239,7 +257,7 @@ def _public(summary: dict[str, Any]) -> dict[str, Any]:
 def _run(song: Path, inputs: _Inputs, job: _Job, out: Path | None, as_json: bool, no_progress: bool) -> None:
     """One song: load the model, generate, write ``out`` (or ./<song>-dance) and print the summary."""
     stage = _stage_printer(as_json or no_progress)
-    pipe, load_seconds = _load_pipeline(inputs.checkpoint, inputs.device, stage)
+    pipe, load_seconds = _load_pipeline(inputs.checkpoint, inputs.device, stage, job.weights)
     summary = _dance(pipe, load_seconds, song, inputs.audio, inputs.sr, _target(song, out), job, stage, no_progress)
     if as_json:
         typer.echo(json.dumps(_public(summary), indent=1))
@@ -285,7 +303,7 @@ def _run_batch(args: list[Path], job: _Job, checkpoint: str | None, out: Path | 
         outcomes.append(_Outcome(shown, "bad input", error=problem))
     if not songs:
         return _finish_batch(outcomes, as_json, ran=False)
-    path = _check_checkpoint(checkpoint)
+    path = _check_checkpoint(checkpoint, job.genre)
     device_name = _device(device)
     with ExitStack() as locks:
         usable: list[tuple[Path, Path]] = []
@@ -302,7 +320,7 @@ def _run_batch(args: list[Path], job: _Job, checkpoint: str | None, out: Path | 
             return _finish_batch(outcomes, as_json, ran=False)
         stage = _stage_printer(as_json or no_progress)
         typer.echo(f"loading the model (once for {len(usable)} song{'s' if len(usable) != 1 else ''})", err=True)
-        pipe, load_seconds = _load_pipeline(path, device_name, lambda label: None)  # said just above
+        pipe, load_seconds = _load_pipeline(path, device_name, lambda label: None, job.weights)  # said above
         for i, (song, target) in enumerate(usable, 1):
             label = f"song {i}/{len(usable)} {song.name}"
             typer.echo(f"{label} → {target}", err=True)
@@ -442,15 +460,17 @@ def generate(
     as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON (several songs: a list, one entry per "
                                  "song).")] = False,
     no_progress: Annotated[bool, Opt("--no-progress", help="No progress bar.")] = False,
+    weights: Annotated[str, _WEIGHTS] = "ema",
 ) -> None:
     """Generate a dance for each SONG in the genre of --text or --genre and write it in the chosen formats."""
     from ..output_folder import claim_output_folder
 
+    _check_weights(weights)
     if is_batch(songs):
         format_list = _check_options(text, genre, steps, guidance, eta, variations, formats, window_batch, pad,
                                      longform, cleanup, sampler)
         job = _Job(text, genre, seed, steps, guidance, eta, variations, window_batch, pad, longform, cleanup,
-                   format_list, sampler=sampler)
+                   format_list, sampler=sampler, weights=weights)
         code = _run_batch(songs, job, checkpoint, out, device, as_json, no_progress)
         if code:
             raise typer.Exit(code)
@@ -459,7 +479,7 @@ def generate(
     inputs = _check_inputs(song, text, genre, checkpoint, out, steps, guidance, eta, variations, formats, device,
                            window_batch, pad, longform, cleanup, sampler)
     job = _Job(text, genre, seed, steps, guidance, eta, variations, window_batch, pad, longform, cleanup,
-               inputs.formats, sampler=sampler)
+               inputs.formats, sampler=sampler, weights=weights)
     with claim_output_folder(_target(song, out)):  # one run per folder, refused when it holds foreign files
         _run(song, inputs, job, out, as_json, no_progress)
 
@@ -490,11 +510,13 @@ def edit(
     cleanup: Annotated[str, _CLEANUP] = "feet",
     as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON.")] = False,
     no_progress: Annotated[bool, Opt("--no-progress", help="No progress bar.")] = False,
+    weights: Annotated[str, _WEIGHTS] = "ema",
 ) -> None:
     """Keep parts of a REFERENCE motion (joint groups, frame ranges, keyframes) and generate the rest for SONG."""
     from ..constraints import Constraint, parse_frames_list, parse_keep
     from ..errors import DancegenError
 
+    _check_weights(weights)
     constraints = [parse_keep(k) for k in keep or []]
     if keyframes is not None:
         constraints.append(Constraint.keyframes(parse_frames_list(keyframes)))
@@ -506,6 +528,6 @@ def edit(
     inputs = _check_inputs(song, text, genre, checkpoint, out, steps, guidance, eta, variations, formats, device,
                            window_batch, "repeat", longform, cleanup, sampler)
     job = _Job(text, genre, seed, steps, guidance, eta, variations, window_batch, "repeat", longform, cleanup,
-               inputs.formats, constraints=constraints, reference=ref, sampler=sampler)
+               inputs.formats, constraints=constraints, reference=ref, sampler=sampler, weights=weights)
     with claim_output_folder(_target(song, out)):
         _run(song, inputs, job, out, as_json, no_progress)

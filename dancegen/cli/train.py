@@ -1,7 +1,8 @@
 """``dancegen train``: train GCDance with a multi-task aggregator (also under ``torchrun -m dancegen train``).
 
-Settings are merged in this order: defaults → the resumed checkpoint's settings (``--resume``) → the TOML file
-(``--config``) → flags given on the command line. The run ends with a summary on stderr (steps, time, final
+Settings are merged in this order: defaults → a named recipe (``--recipe paper|edge|fast``, or ``recipe = "…"``
+in the TOML file) → the resumed checkpoint's settings (``--resume``) → the TOML file (``--config``) → flags given on
+the command line. The run ends with a summary on stderr (steps, time, final
 losses and aggregator weights, checkpoint, the next command), or the same as one JSON object on stdout (``--json``).
 """
 
@@ -27,6 +28,16 @@ DEFAULTS = {
     "batch_size": "32", "lr": "0.0002", "weight_decay": "0.02", "ema_decay": "0.9999", "grad_clip": "1.0",
     "lr_schedule": "cosine", "warmup": "0", "seed": "0", "device": "auto", "precision": "fp32",
     "checkpoint_every": "500", "log_every": "10", "cache_dir": "DATA/.dancegen_features", "skeleton": "default",
+    "ema_warmup": "True",
+}
+
+#: ``--recipe`` choices with what they are (``dancegen.train.config.RECIPES``; a test keeps them equal).
+RECIPE_HELP = {
+    "paper": "the GCDance paper's setup (paper preset, wav2clip+stft with the STFT real part, CLIP text, nash, batch "
+             "128, constant lr 2e-4, EMA 0.9999; AdamW for Adan)",
+    "edge": "the no-MTL baseline: as paper with EDGE's fixed weights (linear, one backward per step)",
+    "fast": "our one-GPU recommendation (small preset, bf16, nash in representation space with bounded weights, "
+            "cosine lr with warm-up, EMA with warm-up)",
 }
 
 
@@ -44,6 +55,8 @@ def _opts(values: list[str] | None, what: str) -> dict[str, Any] | None:
 def train(
     data: Annotated[Path | None, Opt(help="FineDance-layout data directory (or the procedural set).")] = None,
     out: Annotated[Path | None, Opt(help="Run directory (checkpoints, metrics.jsonl).")] = None,
+    recipe: Annotated[str | None, Opt("--recipe", help="Named defaults below --config and flags: " + "; ".join(
+        f"{k}: {v}" for k, v in RECIPE_HELP.items()) + ".", show_default=False)] = None,
     config: Annotated[Path | None, Opt("--config", help="TOML file of training settings.")] = None,
     resume: Annotated[bool, Opt("--resume", help="Continue the run in --out from its latest checkpoint.")] = False,
     aggregator: Annotated[str | None, Opt(help="mtlkit aggregator: nash, linear (EDGE weights), aligned, "
@@ -73,6 +86,10 @@ def train(
     lr: Annotated[float | None, Opt(help="Peak learning rate.", show_default=_d("lr"))] = None,
     weight_decay: Annotated[float | None, Opt(help="AdamW weight decay.", show_default=_d("weight_decay"))] = None,
     ema_decay: Annotated[float | None, Opt(help="EMA decay per step.", show_default=_d("ema_decay"))] = None,
+    ema_warmup: Annotated[bool | None, Opt(
+        "--ema-warmup/--no-ema-warmup", show_default=_d("ema_warmup"), help="EMA warm-up: decay min(ema_decay, "
+        "(1+n)/(10+n)) at the n-th update (TF/diffusers), so short runs have usable EMA weights; off: the "
+        "published code.")] = None,
     grad_clip: Annotated[float | None, Opt(help="Clip the total gradient norm (0 = off).",
                                            show_default=_d("grad_clip"))] = None,
     lr_schedule: Annotated[str | None, Opt(help="cosine or constant.", show_default=_d("lr_schedule"))] = None,
@@ -97,8 +114,10 @@ def train(
     from ..checkpoint import latest_checkpoint, read_config
     from ..errors import DancegenError
     from ..train.checkpoint_paths import checkpoint_train_settings
-    from ..train.config import TrainConfig, read_toml
+    from ..train.config import TrainConfig, merge_settings, read_toml, recipe_settings
 
+    if recipe is not None:
+        recipe_settings(recipe)  # an unknown name: one line, before anything else
     toml = read_toml(config) if config is not None else {}
     cli: dict[str, Any] = {
         "data": None if data is None else str(data), "out": None if out is None else str(out),
@@ -109,7 +128,8 @@ def train(
         "allow_random_weights": True if allow_random_weights else None, "genre_controller": genre_controller,
         "controller_options": _opts(controller_opt, "--controller-opt"), "preset": preset,
         "model": _opts(model_opt, "--model-opt"), "steps": steps, "batch_size": batch_size, "lr": lr,
-        "weight_decay": weight_decay, "ema_decay": ema_decay, "grad_clip": grad_clip, "lr_schedule": lr_schedule,
+        "weight_decay": weight_decay, "ema_decay": ema_decay, "ema_warmup": ema_warmup, "recipe": recipe,
+        "grad_clip": grad_clip, "lr_schedule": lr_schedule,
         "warmup": warmup, "seed": seed, "device": device, "precision": precision,
         "checkpoint_every": checkpoint_every, "log_every": log_every,
         "cache_dir": None if cache_dir is None else str(cache_dir), "skeleton": skeleton,
@@ -125,9 +145,14 @@ def train(
         if ckpt is None:
             raise DancegenError(f"nothing to resume in {run_dir}: no 'latest' checkpoint pointer "
                                 f"(start without --resume)")
-        saved = read_config(ckpt)["train"]
+        meta = read_config(ckpt)
+        saved = meta["train"]
         base = checkpoint_train_settings(ckpt, saved)
+        base.update(_pre_recipe_defaults(saved, meta))
     merged = {**base, **toml, **{k: v for k, v in cli.items() if v is not None}}
+    name = merged.get("recipe") or ""
+    if name:  # the recipe's settings go below everything else (option tables merged key by key)
+        merged = merge_settings(recipe_settings(name), merged)
     if resume and "skeleton" not in merged and saved.get("skeleton", "default") != "default":
         raise DancegenError(f"the run was trained with --skeleton {saved['skeleton']}; pass it again to resume "
                             "(files named in a checkpoint's settings are not opened)")
@@ -150,6 +175,19 @@ def train(
             sys.stdout.write(json.dumps(summary) + "\n")
         else:
             typer.echo(format_summary(summary), err=True)
+
+
+def _pre_recipe_defaults(saved: dict[str, Any], meta: dict[str, Any]) -> dict[str, Any]:
+    """Settings a checkpoint from before EMA warm-up and dancegen's bounded Nash default was trained with, where
+    its config does not name them: no EMA warm-up, mtlkit's own ``min_norm_ratio`` (1e-3). A resumed run keeps
+    training as it started."""
+    out: dict[str, Any] = {}
+    if "ema_warmup" not in saved:
+        out["ema_warmup"] = False
+    stored = (meta.get("aggregator") or {}).get("options") or {}
+    if saved.get("aggregator") == "nash" and "min_norm_ratio" not in stored:
+        out["aggregator_options"] = {**(saved.get("aggregator_options") or {}), "min_norm_ratio": 1e-3}
+    return out
 
 
 def _run(cfg: Any, resume: bool) -> Any:

@@ -26,35 +26,43 @@ def parse_encoder_spec(spec: str) -> list[str]:
     return names
 
 
+#: Options that permit something rather than set it: given only to the encoders that accept them, never an error
+#: when none does (``--allow-random-weights`` with ``stft`` alone, which has no weights, is a no-op).
+PERMISSIONS = frozenset({"allow_random_weights"})
+
+
+def _accepts(cls: type, key: str) -> bool:
+    import inspect
+
+    params = inspect.signature(cls).parameters
+    return key in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
+
+
 def build_music_encoder(spec: str, **options: Any) -> MusicEncoder:
     """Build the encoder(s) named in ``spec``; several names give a :class:`CompositeEncoder` (features
     concatenated in order). ``options`` go to every child that accepts them (an option no child accepts is
-    an error); unknown names raise the registry's close-match error."""
-    import inspect
-
+    an error, except the :data:`PERMISSIONS`, which only the encoders that take them get); unknown names raise
+    the registry's close-match error."""
     from ..errors import DancegenError
     from .registry import MUSIC_ENCODERS
 
     names = parse_encoder_spec(spec)
     classes = [MUSIC_ENCODERS.get(n).cls for n in names]
     if len(names) == 1:
+        mine = {k: v for k, v in options.items() if k not in PERMISSIONS or _accepts(classes[0], k)}
         try:
-            return MUSIC_ENCODERS.create(names[0], **options)
+            return MUSIC_ENCODERS.create(names[0], **mine)
         except ValueError as exc:
             raise DancegenError(str(exc)) from None
 
-    def accepts(cls: type, key: str) -> bool:
-        params = inspect.signature(cls).parameters
-        return key in params or any(p.kind is p.VAR_KEYWORD for p in params.values())
-
-    unused = [k for k in options if not any(accepts(c, k) for c in classes)]
+    unused = [k for k in options if k not in PERMISSIONS and not any(_accepts(c, k) for c in classes)]
     if unused:
         raise DancegenError(f"music encoder {spec!r}: no encoder accepts option(s) {', '.join(unused)}")
     from .composite import CompositeEncoder
 
     children = []
     for name, cls in zip(names, classes):
-        mine = {k: v for k, v in options.items() if accepts(cls, k)}
+        mine = {k: v for k, v in options.items() if _accepts(cls, k)}
         try:
             children.append(MUSIC_ENCODERS.create(name, **mine))
         except ValueError as exc:

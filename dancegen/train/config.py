@@ -1,5 +1,10 @@
 """``TrainConfig``: every setting of a GCDance training run, loadable from TOML with CLI flags on top.
 
+Named recipes (``dancegen train --recipe paper|edge|fast``, or ``recipe = "paper"`` in a TOML file) are TOML files
+shipped in ``dancegen/train/recipes/``: a set of settings below the TOML file and the command-line flags
+(precedence: built-in defaults < recipe < ``--config`` file < flags). Each recipe lists in comments what it does
+not reproduce and why (docs/dancegen/training.md has the table).
+
 A TOML file uses the field names below at the top level (tables for the option dicts)::
 
     data = "data/finedance"
@@ -23,6 +28,16 @@ from typing import Any
 
 from ..errors import DancegenError
 from ..losses import EDGE_WEIGHTS, TASKS
+
+#: The recipes shipped in ``dancegen/train/recipes/`` (``--recipe NAME``).
+RECIPES = ("paper", "edge", "fast")
+#: dancegen's default floor on Nash-MTL's gradient norms (``min_norm_ratio``), applied when the aggregator options
+#: do not name one: a task whose gradient norm is below 1 % of the largest is raised to it, so its weight is at most
+#: ``1/(0.01·max_j ‖g_j‖)`` (≈ 100× the weight of a unit-share task with the largest gradient) instead of
+#: ``~1/‖g_i‖`` (10⁴–10⁵ when L_F ≈ 0). 0.01, not 0.05: in the reference run's logged Gramians
+#: (dancegen/assets/default_model/metrics.jsonl) a 0.05 floor touched L_V at 92 % of the steps (its gradient is
+#: typically 3 % of the largest), 0.01 at 4 %. mtlkit's own default (1e-3, the paper's method) is unchanged.
+NASH_MIN_NORM_RATIO = 0.01
 
 #: Which parameters the aggregator balances (see docs/dancegen/training.md).
 SHARED_CHOICES = ("all", "trunk", "representation")
@@ -72,6 +87,7 @@ class TrainConfig:
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     ema_decay: float = 0.9999
     ema_start: int = 0
+    ema_warmup: bool = True
     grad_clip: float = 1.0
     lr_schedule: str = "cosine"
     warmup: int = 0
@@ -85,19 +101,27 @@ class TrainConfig:
     tensorboard: bool = True
     progress: bool = True
     debug_replica_hash: bool = False
+    recipe: str = ""
 
     # -- construction ------------------------------------------------------------------------------------------
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], where: str = "config") -> TrainConfig:
-        """Build from a plain dict; unknown keys are an error naming close matches."""
+        """Build from a plain dict; unknown keys are an error naming close matches. A ``recipe`` key applies that
+        recipe's settings below the others (:func:`with_recipe`)."""
         known = {f.name for f in fields(cls)}
         for key in data:
             if key not in known:
                 close = difflib.get_close_matches(key, sorted(known), n=2)
                 hint = f" (did you mean {' or '.join(close)}?)" if close else ""
                 raise DancegenError(f"{where}: unknown training setting {key!r}{hint}")
+        data = with_recipe(data)
         return cls(**{k: _copy(v) for k, v in data.items()})
+
+    @classmethod
+    def from_recipe(cls, name: str, **overrides: Any) -> TrainConfig:
+        """A shipped recipe's settings (``paper``, ``edge``, ``fast``) with ``overrides`` on top."""
+        return cls.from_dict({**overrides, "recipe": name}, where=f"recipe {name!r}")
 
     @classmethod
     def from_toml(cls, path: str | Path) -> TrainConfig:
@@ -128,11 +152,28 @@ class TrainConfig:
         return list(self.tasks)
 
     def aggregator_kwargs(self) -> dict[str, Any]:
-        """Options for ``mtlkit.get_aggregator``; ``linear`` without weights gets EDGE's fixed weights (C: 1.0)."""
+        """Options for ``mtlkit.get_aggregator``: ``linear`` without weights gets EDGE's fixed weights (C: 1.0);
+        ``nash`` without ``min_norm_ratio`` gets dancegen's bounded default :data:`NASH_MIN_NORM_RATIO`. Stored in
+        every checkpoint (``aggregator.options``)."""
         opts = dict(self.aggregator_options)
         if self.aggregator == "linear" and "weights" not in opts:
             opts["weights"] = [EDGE_WEIGHTS.get(t, 1.0) for t in self.aggregated_tasks]
+        if self.aggregator == "nash" and "min_norm_ratio" not in opts:
+            opts["min_norm_ratio"] = NASH_MIN_NORM_RATIO
         return opts
+
+    def ema_decay_at(self, step: int) -> float:
+        """The EMA decay applied after (0-based) ``step``: 0 (a copy) before ``ema_start``; then, with ``ema_warmup``,
+        ``min(ema_decay, (1 + n) / (10 + n))`` for the n-th EMA update — the warm-up of TensorFlow's
+        ``ExponentialMovingAverage(num_updates=…)`` and of diffusers' ``EMAModel`` (``use_ema_warmup=False``) — so
+        that a short run's EMA averages its recent weights instead of staying at the initial ones (0.9999 per step
+        keeps 99.5 % of the initial weights after 50 steps); without it, ``ema_decay`` (the published code)."""
+        if step < self.ema_start:
+            return 0.0
+        if not self.ema_warmup:
+            return self.ema_decay
+        n = step - self.ema_start
+        return min(self.ema_decay, (1 + n) / (10 + n))
 
     def validate(self) -> TrainConfig:
         """Raise a :class:`DancegenError` naming the first bad setting; returns ``self``."""
@@ -150,6 +191,10 @@ class TrainConfig:
             raise DancegenError(f"lr must be positive, got {self.lr}")
         if not 0.0 <= self.ema_decay < 1.0:
             raise DancegenError(f"ema_decay must be in [0, 1), got {self.ema_decay}")
+        if not isinstance(self.ema_warmup, bool):
+            raise DancegenError(f"ema_warmup must be true or false, got {self.ema_warmup!r}")
+        if self.recipe and self.recipe not in RECIPES:
+            raise DancegenError(f"unknown recipe {self.recipe!r}; choose one of: {', '.join(RECIPES)}")
         if len(self.betas) != 2 or not all(0.0 <= b < 1.0 for b in self.betas):
             raise DancegenError(f"betas must be two numbers in [0, 1), got {self.betas}")
         _choice(self, "shared", SHARED_CHOICES)
@@ -169,6 +214,41 @@ class TrainConfig:
         if self.device not in ("auto", "cpu") and not self.device.startswith("cuda"):
             raise DancegenError(f"device must be auto, cpu or cuda[:N], got {self.device!r}")
         return self
+
+
+def recipe_settings(name: str) -> dict[str, Any]:
+    """The settings of the shipped recipe ``name`` (``dancegen/train/recipes/<name>.toml``). Unknown names: one
+    :class:`DancegenError` line with the choices."""
+    if not isinstance(name, str) or name not in RECIPES:
+        close = difflib.get_close_matches(str(name), RECIPES, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise DancegenError(f"unknown recipe {name!r}{hint}; choose one of: {', '.join(RECIPES)}")
+    from importlib import resources
+
+    with resources.as_file(resources.files("dancegen.train") / "recipes" / f"{name}.toml") as path:
+        data = read_toml(path)
+    data["recipe"] = name
+    return data
+
+
+def merge_settings(below: dict[str, Any], above: dict[str, Any]) -> dict[str, Any]:
+    """``above`` over ``below``; option tables (dicts) are merged key by key, so ``--aggregator-opt
+    update_every=2`` keeps a recipe's ``min_norm_ratio``."""
+    out = {k: _copy(v) for k, v in below.items()}
+    for key, value in above.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = {**out[key], **_copy(value)}
+        else:
+            out[key] = _copy(value)
+    return out
+
+
+def with_recipe(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` over the settings of the recipe it names (``recipe``; none: ``data`` unchanged)."""
+    name = data.get("recipe") or ""
+    if not name:
+        return data
+    return merge_settings(recipe_settings(name), data)
 
 
 def _copy(value: Any) -> Any:

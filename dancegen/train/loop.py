@@ -1,5 +1,6 @@
 """The GCDance training loop: one forward pass → task losses [L_S, L_J, L_V, L_F, L_C] → ``mtlkit.backward`` with the
-chosen aggregator (its weights really train the model) → gradient clipping → AdamW → EMA.
+chosen aggregator (its weights really train the model) → gradient clipping → AdamW → EMA (with warm-up,
+``TrainConfig.ema_decay_at``). Constant-weight (``linear``) and loss-based methods take one backward per step.
 
 Randomness comes from explicit ``torch.Generator`` s (data order, diffusion timesteps and noise, CFG music dropout,
 training-text choice, randomised aggregators) plus torch's global RNG for dropout layers; all are stored in
@@ -68,6 +69,9 @@ class Trainer:
         elif self.dist.enabled:
             r.ema.load_state_dict(r.model.state_dict())
         self._autocast = self._autocast_context()
+        #: ONE backward of Σ w_i L_i per step (no per-task gradient): loss-based methods, and constant weights
+        #: (``linear``) unless ``--backend`` asks for the per-task gradients (whatever ``shared`` says).
+        self.one_backward = _takes_one_backward(r.aggregator, len(self.cfg.aggregated_tasks), self.cfg.backend)
         #: What :meth:`fit` did (set when it returns): ``steps`` (the run's step count), ``steps_run``, ``seconds``
         #: (wall time of the loop), ``checkpoint`` and ``last`` (the final step's metrics.jsonl record, or None
         #: when no step ran).
@@ -129,16 +133,17 @@ class Trainer:
         agg_tasks = cfg.aggregated_tasks
         agg_losses = [terms[t] for t in agg_tasks]  # separate scalars: each differentiated over its own graph
         kwargs: dict[str, Any] = {}
-        if cfg.shared == "representation":
+        backend = "auto" if self.one_backward else r.backend
+        if backend == "representation":
             reps = [x0_pred] + ([logits] if logits is not None and logits.requires_grad else [])
             kwargs = {"representation": reps}
         try:
-            result = mtlkit.backward(agg_losses, r.shared_params, r.aggregator, backend=r.backend, **kwargs)
+            result = mtlkit.backward(agg_losses, r.shared_params, r.aggregator, backend=backend, **kwargs)
         except ValueError as exc:  # e.g. non-finite gradients: the run diverged
             raise DancegenError(f"step {r.step + 1}: {exc}; lower --lr or --grad-clip") from None
         loss_values = dict(zip(agg_tasks, result.losses.tolist()))
         if r.task_params:  # shared="trunk": L_C trains the classifier head by its own gradient (synced)
-            head = mtlkit.backward([terms["C"]], r.task_params, r.head_aggregator, backend="jacobian")
+            head = mtlkit.backward([terms["C"]], r.task_params, r.head_aggregator)  # linear: one backward
             loss_values["C"] = float(head.losses[0])
         grad_norm = _clip(r.params, cfg.grad_clip)
         lr = lr_at(cfg, r.step)
@@ -152,7 +157,7 @@ class Trainer:
             new_terms = task_loss_terms(new_pred, x0, r.skeleton, None if new_logits is None else new_logits.float(),
                                         batch["genre"], cfg.tasks, batch["hands"], r.normalizer)
             mtlkit.after_step(r.aggregator, [new_terms[t] for t in agg_tasks])
-        _ema_update(r.ema, r.model, 0.0 if r.step < cfg.ema_start else cfg.ema_decay)
+        _ema_update(r.ema, r.model, cfg.ema_decay_at(r.step))
         r.step += 1
         if dev.startswith("cuda"):
             torch.cuda.synchronize()
@@ -160,6 +165,30 @@ class Trainer:
                 "step_time": time.perf_counter() - tic}
 
     # -- the loop ------------------------------------------------------------------------------------------------
+
+    @property
+    def nash_floor(self) -> float | None:
+        """Nash-MTL's ``min_norm_ratio`` r (the bound on the weights of near-zero-gradient tasks), or None."""
+        import mtlkit
+
+        agg = self.run.aggregator
+        return float(agg.min_norm_ratio) if isinstance(agg, mtlkit.NashMTL) else None
+
+    def start_message(self) -> str:
+        """The line printed when training starts: recipe, aggregator, its options and how the update is computed,
+        the weight bound under Nash-MTL, the EMA."""
+        cfg = self.cfg
+        opts = ", ".join(f"{k}={v}" for k, v in cfg.aggregator_kwargs().items() if k != "generator")
+        head = f"recipe {cfg.recipe}: " if cfg.recipe else ""
+        how = "one backward of Σ w_i L_i per step" if self.one_backward else f"backend {self.run.backend}"
+        text = f"{head}aggregator {cfg.aggregator}{f' ({opts})' if opts else ''}: {how}, shared={cfg.shared}"
+        r = self.nash_floor
+        if r is not None:
+            bound = "no bound" if r == 0 else (f"a task whose gradient norm is below {r:g}× the largest gets weight ≤ "
+                                               f"{1 / r:g}/max‖g‖")
+            text += f"; Nash weights bounded: min_norm_ratio={r:g} ({bound})"
+        warm = "with warm-up min(decay, (1+n)/(10+n))" if cfg.ema_warmup else "no warm-up"
+        return text + f"; EMA {cfg.ema_decay:g} ({warm})"
 
     def fit(self) -> Path | None:
         """Train until ``cfg.steps``; checkpoints every ``checkpoint_every`` steps and at the end. Returns the last
@@ -173,11 +202,12 @@ class Trainer:
         try:
             with Monitor(self.out, cfg.steps, r.step, list(cfg.tasks), enabled=info.is_main, progress=cfg.progress,
                          tensorboard=cfg.tensorboard) as mon:
+                mon.message(self.start_message())
                 if r.step >= cfg.steps:
                     mon.message(f"already trained for {r.step} ≥ {cfg.steps} steps; nothing to do")
                 for _ in range(r.step, cfg.steps):
                     out = self.train_step()
-                    log = _record(r.step, out, cfg.tasks, cfg.aggregated_tasks)
+                    log = _record(r.step, out, cfg.tasks, cfg.aggregated_tasks, self.nash_floor)
                     weights = None if log["weights"] is None else [log["weights"].get(t) for t in cfg.tasks]
                     logged = r.step % cfg.log_every == 0 or r.step == cfg.steps
                     mon.step(r.step, out["losses"], weights, log if logged else None)
@@ -195,19 +225,56 @@ class Trainer:
         return last
 
 
-def _record(step: int, out: dict[str, Any], tasks: list[str], agg_tasks: list[str]) -> dict[str, Any]:
-    """One metrics.jsonl record; tasks outside the aggregation (L_C with shared="trunk") get weight 1."""
+def _takes_one_backward(aggregator: Any, k: int, backend: str) -> bool:
+    """Whether mtlkit takes one backward of Σ w_i L_i: a loss-based method (any backend), or constant weights
+    (``linear``) under ``backend="auto"`` (an explicit backend asks for the per-task gradients)."""
+    import mtlkit
+    from mtlkit._backward import constant_weights
+
+    if isinstance(aggregator, mtlkit.LossWeighting) and aggregator.properties.loss_based:
+        return True
+    if backend != "auto":
+        return False
+    try:
+        return constant_weights(aggregator, k, torch.zeros(())) is not None
+    except ValueError as exc:  # e.g. linear with a weight count other than the number of tasks
+        raise DancegenError(f"aggregator {aggregator.name or type(aggregator).__name__!r}: {exc}") from None
+
+
+def _record(step: int, out: dict[str, Any], tasks: list[str], agg_tasks: list[str],
+            nash_floor: float | None = None) -> dict[str, Any]:
+    """One metrics.jsonl record; tasks outside the aggregation (L_C with shared="trunk") get weight 1. Under Nash-MTL
+    ``weight_bound`` says how the weights stand against the floor ``min_norm_ratio`` r: ``max_over_min`` (largest
+    weight / smallest), ``max_scaled`` (max_i α_i·max_j ‖g_j‖, the heaviest weight in units of the largest gradient's
+    unit share: at most 1/r for a floored task), ``limit`` (1/r), ``floored`` (tasks raised to the floor this step)
+    and ``floor_rejected``."""
     d = out["result"].as_dict()
     weights = None
     if d.get("weights") is not None:
         weights = dict.fromkeys(tasks, 1.0) | dict(zip(agg_tasks, d["weights"]))
     skip = {"backend", "space", "losses", "weights", "gradient_norms", "cosine", "update_norm"}
-    return {"step": step, "lr": out["lr"], "step_time": out["step_time"], "losses": dict(zip(tasks, out["losses"])),
-            "weights": weights,
-            "gradient_norms": None if d["gradient_norms"] is None else dict(zip(agg_tasks, d["gradient_norms"])),
-            "cosine": d["cosine"], "cosine_tasks": agg_tasks, "space": d["space"], "backend": d["backend"],
-            "grad_norm": out["grad_norm"], "update_norm": d["update_norm"],
-            "diagnostics": {k: v for k, v in d.items() if k not in skip}}
+    record = {"step": step, "lr": out["lr"], "step_time": out["step_time"],
+              "losses": dict(zip(tasks, out["losses"])), "weights": weights,
+              "gradient_norms": None if d["gradient_norms"] is None else dict(zip(agg_tasks, d["gradient_norms"])),
+              "cosine": d["cosine"], "cosine_tasks": agg_tasks, "space": d["space"], "backend": d["backend"],
+              "grad_norm": out["grad_norm"], "update_norm": d["update_norm"],
+              "diagnostics": {k: v for k, v in d.items() if k not in skip}}
+    if nash_floor is not None:
+        record["weight_bound"] = _weight_bound(d, nash_floor)
+    return record
+
+
+def _weight_bound(d: dict[str, Any], floor: float) -> dict[str, Any]:
+    """The Nash weights against their floor (see :func:`_record`)."""
+    w, alpha, norms = d.get("weights"), d.get("alpha"), d.get("gradient_norms")
+    out: dict[str, Any] = {"min_norm_ratio": floor, "limit": None if floor == 0 else 1.0 / floor,
+                           "floored": d.get("floored"), "floor_rejected": d.get("floor_rejected")}
+    if w:
+        lo = min(w)
+        out["max_over_min"] = max(w) / lo if lo > 0 else None  # (None: a zero weight)
+    if alpha and norms:
+        out["max_scaled"] = max(alpha) * max(norms)
+    return out
 
 
 def _clip(params: list[Tensor], max_norm: float) -> float:

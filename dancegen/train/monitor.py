@@ -3,7 +3,9 @@
 Each ``metrics.jsonl`` line is one logged step: ``step``, ``lr``, ``step_time`` (s), ``losses`` / ``losses_avg``
 (per task: this step, and the mean since the previous line), ``weights`` (the aggregator's, per task),
 ``gradient_norms`` (per task, in the space named by ``space``), ``cosine`` (K×K), ``grad_norm`` (total, before
-clipping), ``update_norm`` and the aggregator's ``diagnostics``.
+clipping), ``update_norm`` and the aggregator's ``diagnostics``; under Nash-MTL also ``weight_bound`` (the weights
+against the ``min_norm_ratio`` floor: largest/smallest weight, how many tasks were floored). A method that takes one
+backward (``linear``, loss-based methods) logs no gradient norms or cosines (None).
 """
 
 from __future__ import annotations
@@ -103,7 +105,7 @@ class Monitor:
                 self._tb.add_scalar(f"loss/{t}", log["losses"][t], step)
                 if log.get("weights"):
                     self._tb.add_scalar(f"weight/{t}", log["weights"][t], step)
-            for t, norm in log["gradient_norms"].items():
+            for t, norm in (log["gradient_norms"] or {}).items():  # None: one backward, no per-task gradient
                 self._tb.add_scalar(f"grad_norm/{t}", norm, step)
             self._tb.add_scalar("lr", log["lr"], step)
         if self._plain:

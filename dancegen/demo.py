@@ -39,6 +39,8 @@ RETRAIN_SETTINGS: dict[str, Any] = {
     "shared": "representation", "backend": "representation", "batch_size": 8, "lr": 1e-3,
     "lr_schedule": "constant", "warmup": 20, "ema_decay": 0.99, "seed": 0, "device": "cpu", "log_every": 10,
     "checkpoint_every": 25,
+    # the settings the bundled model was trained with, before EMA warm-up and dancegen's Nash floor existed
+    "ema_warmup": False, "aggregator_options": {"min_norm_ratio": 1e-3},
 }
 #: Files copied from a training checkpoint into a bundled-model folder.
 _KEEP = ("config.json", "ema.safetensors", "normalizer.safetensors")

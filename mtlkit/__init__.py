@@ -28,7 +28,7 @@ from ._aggregator_plugins import (
 
 # the built-in methods (each registered under its name: mtlkit.get_aggregator(name))
 from ._aligned import AlignedMTL
-from ._backward import BACKENDS, COMMS, Backend, BackwardResult, Comm, after_step, backward
+from ._backward import BACKENDS, COMMS, Backend, BackwardResult, Comm, after_step, backward, constant_weights
 from ._cagrad import CAGrad
 from ._config import ConFIG
 from ._cov import CoVWeighting
@@ -124,6 +124,7 @@ __all__ = [
     "backward",
     "check_gramian",
     "check_jacobian",
+    "constant_weights",
     "get_aggregator",
     "gramian",
     "hookimpl",

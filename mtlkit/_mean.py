@@ -18,6 +18,10 @@ class Mean(Weighting):
         K = check_gramian(G).shape[0]
         return torch.full((K,), 1.0 / K, dtype=torch.float64, device=G.device)
 
+    def constant_weights(self, K: int, like: Tensor) -> Tensor | None:
+        """``1/K`` each (float64, on ``like``'s device): constant, so :func:`~mtlkit.backward` takes one backward."""
+        return torch.full((K,), 1.0 / K, dtype=torch.float64, device=like.device)
+
     def forward(self, J: Tensor, losses: Tensor | None = None) -> Tensor:
         # no Gramian needed: the weights do not depend on it (the same as ``Linear`` with weights 1/K)
         check_jacobian(J)

@@ -1,7 +1,9 @@
 """Per-channel normalisation of 319-D motion (the model and the diffusion work on normalised data).
 
 ``minmax`` (default, as EDGE/GCDance) maps each channel's training range to [−1, 1], which is what the sampler's
-x̂0 clamp to [−1, 1] assumes; ``standard`` uses mean / std. The four contact channels stay 0/1 (identity), so the
+x̂0 clamp to [−1, 1] assumes; ``standard`` uses mean / std; ``none`` is the identity (the published GCDance code
+feeds raw motion to the model — with the x̂0 clamp, root positions beyond ±1 m are then clamped while sampling,
+which is why it is not the default). The four contact channels stay 0/1 (identity), so the
 foot-contact threshold 0.95 means the same in both spaces. The affine maps are buffers: they travel in the
 checkpoint's ``state_dict``.
 
@@ -22,7 +24,7 @@ from ..errors import DancegenError
 from ..motion.layout import NUM_CHANNELS
 
 CONTACT_CHANNELS = 4
-_MODES = ("minmax", "standard")
+_MODES = ("minmax", "standard", "none")
 
 
 class MotionNormalizer(nn.Module):
@@ -48,6 +50,8 @@ class MotionNormalizer(nn.Module):
         if not bool(torch.isfinite(flat).all()):
             raise DancegenError("normaliser: motion contains NaN or Inf")
         norm = cls(flat.shape[-1], mode)
+        if mode == "none":  # identity: shift 0, scale 1 (the constructor's buffers)
+            return norm
         if mode == "minmax":
             lo, hi = flat.min(dim=0).values, flat.max(dim=0).values
             shift, scale = (hi + lo) / 2, (hi - lo) / 2

@@ -201,7 +201,7 @@ class TrainConfig:
         _choice(self, "backend", BACKENDS)
         _choice(self, "lr_schedule", LR_SCHEDULES)
         _choice(self, "precision", PRECISIONS)
-        _choice(self, "normalizer", ("minmax", "standard"))
+        _choice(self, "normalizer", ("minmax", "standard", "none"))
         unknown = [t for t in self.tasks if t not in TASKS]
         if unknown or not self.tasks or len(set(self.tasks)) != len(self.tasks):
             raise DancegenError(f"tasks must be distinct names among {', '.join(TASKS)}, got {self.tasks}")

@@ -229,14 +229,13 @@ def _takes_one_backward(aggregator: Any, k: int, backend: str) -> bool:
     """Whether mtlkit takes one backward of Σ w_i L_i: a loss-based method (any backend), or constant weights
     (``linear``) under ``backend="auto"`` (an explicit backend asks for the per-task gradients)."""
     import mtlkit
-    from mtlkit._backward import constant_weights
 
     if isinstance(aggregator, mtlkit.LossWeighting) and aggregator.properties.loss_based:
         return True
     if backend != "auto":
         return False
     try:
-        return constant_weights(aggregator, k, torch.zeros(())) is not None
+        return mtlkit.constant_weights(aggregator, k, torch.zeros(())) is not None
     except ValueError as exc:  # e.g. linear with a weight count other than the number of tasks
         raise DancegenError(f"aggregator {aggregator.name or type(aggregator).__name__!r}: {exc}") from None
 

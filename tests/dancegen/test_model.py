@@ -189,7 +189,7 @@ def test_normalizer_round_trip_and_contacts():
     data = torch.randn(6, 10, 319, generator=g) * 3 + 1
     data[..., :4] = (data[..., :4] > 1).float()
     data[..., 50] = 2.0  # a constant channel
-    for mode in ("minmax", "standard"):
+    for mode in ("minmax", "standard", "none"):
         norm = MotionNormalizer.fit(data, mode=mode)
         z = norm.normalize(data)
         torch.testing.assert_close(z[..., :4], data[..., :4])
@@ -198,6 +198,8 @@ def test_normalizer_round_trip_and_contacts():
         if mode == "minmax":
             assert z.min() >= -1 - 1e-6
             assert z.max() <= 1 + 1e-6
+        if mode == "none":  # the published code's (no normalisation): the identity
+            torch.testing.assert_close(z, data, rtol=0, atol=0)
         state = norm.state_dict()
         loaded = MotionNormalizer(mode="minmax")
         loaded.load_state_dict(state)

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor, nn
 
 import mtlkit
-from mtlkit._backward import constant_weights
+from mtlkit import constant_weights
 
 EDGE = [0.636, 2.964, 0.646, 10.942, 1.0]
 K = 5
@@ -72,6 +72,19 @@ def test_one_backward_gives_the_k_gradient_update(weights, task_weighting):
     torch.testing.assert_close(one.losses, per_task.losses, rtol=0, atol=0)
     assert one.update_norm == pytest.approx(per_task.update_norm, rel=1e-10)
     assert one.as_dict()["gradient_norms"] is None
+
+
+def test_mean_takes_one_backward_with_the_same_update():
+    got = []
+    for backend in ("auto", "jacobian"):
+        trunk, heads, losses = make(count=True)
+        CountBackward.calls = 0
+        result = mtlkit.backward(losses, trunk, mtlkit.get_aggregator("mean"), backend=backend, task_params=heads,
+                                 chunk_size=1)
+        got.append(grads(trunk, heads))
+        assert result.backend == ("one_backward" if backend == "auto" else "jacobian")
+        assert CountBackward.calls == (1 if backend == "auto" else K)
+    torch.testing.assert_close(got[0], got[1], rtol=1e-12, atol=1e-14)
 
 
 def test_float32_within_1e_6():

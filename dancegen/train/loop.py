@@ -215,7 +215,7 @@ class Trainer:
                     if r.step % cfg.checkpoint_every == 0 or r.step == cfg.steps:
                         if info.is_main:
                             last = save(r, self.out)
-                        barrier(info)
+                        barrier(info, "rank 0 writing the checkpoint")
                 if cfg.debug_replica_hash:
                     write_replica_hash(self.out, r.model, info)
         finally:

@@ -5,8 +5,8 @@ Prints, in one run:
 1. **Sampling**: one 4-s clip (120 frames) with the ``paper``-preset denoiser (random weights; ≈ 88 M parameters
    with the 705-D Wav2CLIP ‖ STFT input when Wav2CLIP can be built, else STFT), default sampler (DDIM 50, η = 1,
    CFG 2.7) through :class:`~dancegen.pipeline.DancePipeline` — fp32, and on CUDA bf16 autocast and
-   ``torch.compile`` — plus the 20-step DPM-Solver++(2M) setting. Targets: ≤ 0.05 s per clip on an H100-class GPU
-   (the paper reports 0.22 s for its own code).
+   ``torch.compile`` (``DancePipeline.set_precision``) — plus 20-step DPM-Solver++(2M), deterministic and SDE.
+   Target: ≤ 0.05 s per clip on an H100-class GPU (the paper reports 0.22 s for its own code).
 2. **Training**: one optimisation step (forward, five task losses, ``mtlkit.backward``, AdamW) at batch ``--batch``
    for ``linear`` (EDGE weights, the plain sum — the baseline), ``nash`` in parameter space (gramian backend) and
    ``nash`` in representation space, with their ratios to the linear step.
@@ -78,25 +78,21 @@ def sampling(args: argparse.Namespace) -> None:
     print(f"\n## sampling: one 4-s clip, preset {args.preset} ({params:.1f}M params, music {music}), "
           f"device {args.device}")
 
-    def clip(steps: int = 50, sampler: str = "ddim",
-             ctx: Callable[[], AbstractContextManager[object]] = nullcontext) -> Callable[[], object]:
+    def clip(steps: int = 50, sampler: str = "ddim") -> Callable[[], object]:
         def run() -> object:
-            with ctx():
-                return pipe(audio, SR, genre="Popping", steps=steps, sampler=sampler, cleanup="none")  # type: ignore[operator]
+            return pipe(audio, SR, genre="Popping", steps=steps, sampler=sampler, cleanup="none")  # type: ignore[operator]
         return run
 
     rows: list[tuple[str, float]] = [("DDIM-50 fp32 (default)", median_seconds(clip(), args.device, args.repeats))]
     rows.append(("DPM-Solver++(2M)-20 fp32", median_seconds(clip(20, "dpmpp_2m"), args.device, args.repeats)))
+    rows.append(("SDE-DPM-Solver++(2M)-20 fp32", median_seconds(clip(20, "dpmpp_2m_sde"), args.device, args.repeats)))
     if args.device.startswith("cuda"):
-        def bf16() -> AbstractContextManager[object]:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-
-        rows.append(("DDIM-50 bf16 autocast", median_seconds(clip(ctx=bf16), args.device, args.repeats)))
-        rows.append(("DPM-Solver++(2M)-20 bf16", median_seconds(clip(20, "dpmpp_2m", bf16), args.device,
-                                                               args.repeats)))
+        pipe.set_precision("bf16")  # type: ignore[attr-defined]
+        rows.append(("DDIM-50 bf16 autocast", median_seconds(clip(), args.device, args.repeats)))
+        rows.append(("DPM-Solver++(2M)-20 bf16", median_seconds(clip(20, "dpmpp_2m"), args.device, args.repeats)))
         if args.compile:
-            model.guided_forward = torch.compile(model.guided_forward)  # type: ignore[method-assign]
-            rows.append(("DDIM-50 bf16 + torch.compile", median_seconds(clip(ctx=bf16), args.device, args.repeats,
+            pipe.set_precision("bf16", compile=True)  # type: ignore[attr-defined]
+            rows.append(("DDIM-50 bf16 + torch.compile", median_seconds(clip(), args.device, args.repeats,
                                                                       warmup=2)))
     base = rows[0][1]
     for name, sec in rows:

@@ -22,6 +22,7 @@ import math
 import numbers
 import time
 from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,9 +54,12 @@ MAX_STEPS = 1000
 GUIDANCE_RANGE = (0.0, 100.0)
 #: DDIM η accepted: 0 (deterministic) to 1 (ancestral, the paper).
 ETA_RANGE = (0.0, 1.0)
-#: Reverse-step solvers: ``ddim`` (the paper's, η as given) and ``dpmpp_2m`` (DPM-Solver++(2M), deterministic,
-#: good in fewer steps; see ``docs/dancegen/generation.md#samplers``).
-SAMPLERS = ("ddim", "dpmpp_2m")
+#: Reverse-step solvers: ``ddim`` (the paper's, η as given), ``dpmpp_2m`` (DPM-Solver++(2M), deterministic, good in
+#: fewer steps) and ``dpmpp_2m_sde`` (its stochastic variant: fresh noise each step like ancestral DDIM); see
+#: ``docs/dancegen/generation.md#samplers``.
+SAMPLERS = ("ddim", "dpmpp_2m", "dpmpp_2m_sde")
+#: Arithmetic of the denoiser while sampling: ``fp32``, or ``bf16``/``fp16`` autocast (CUDA only).
+PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 def _check_number(name: str, value: float, low: float, high: float) -> None:
@@ -183,6 +187,8 @@ class DancePipeline:
         self.genre_controller = genre_controller.eval()
         self.skeleton = Skeleton.default() if skeleton is None else skeleton
         self.checkpoint_id = checkpoint_id
+        self.precision = "fp32"
+        self._compiled: Callable[..., Tensor] | None = None  # torch.compile'd guided forward (set_precision)
 
     # ------------------------------------------------------------------ construction
     @classmethod
@@ -220,6 +226,23 @@ class DancePipeline:
         self.normalizer.to(device)
         self.genre_controller.to(device)
         return self
+
+    def set_precision(self, precision: str = "fp32", compile: bool = False) -> DancePipeline:
+        """Sample with the denoiser under ``bf16``/``fp16`` autocast (CUDA only; ``fp32``: plain float32) and/or
+        ``torch.compile`` its guided forward pass (the first windows then pay the compilation). Returns ``self``."""
+        if precision not in PRECISIONS:
+            raise DancegenError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
+        if precision != "fp32" and self.device.type != "cuda":
+            raise DancegenError(f"precision {precision} needs a CUDA device (this pipeline is on {self.device}); "
+                                "use fp32")
+        self.precision = precision
+        self._compiled = torch.compile(self.model.guided_forward) if compile else None
+        return self
+
+    def _autocast(self) -> AbstractContextManager[object]:
+        if self.precision == "fp32":
+            return nullcontext()
+        return torch.autocast("cuda", dtype=torch.bfloat16 if self.precision == "bf16" else torch.float16)
 
     # ------------------------------------------------------------------ inputs
     @property
@@ -305,10 +328,12 @@ class DancePipeline:
         this order: the scheduler step's, then the known entries'. Long-form windows
         (:mod:`dancegen.window_sampler`), batched clips (:mod:`dancegen.clip_batch`) and edits all run this loop.
 
-        ``sampler``: ``ddim`` (:meth:`~dancegen.diffusion.DiffusionScheduler.ddim_step` with ``eta``) or
+        ``sampler``: ``ddim`` (:meth:`~dancegen.diffusion.DiffusionScheduler.ddim_step` with ``eta``),
         ``dpmpp_2m`` (:meth:`~dancegen.diffusion.DiffusionScheduler.dpmpp_2m_step`, deterministic: ``eta`` is
-        ignored and the only draws are the known entries'); its multistep history holds the hook-edited x̂0 of the
-        previous step, the one that step continued from.
+        ignored and the only draws are the known entries') or ``dpmpp_2m_sde``
+        (:meth:`~dancegen.diffusion.DiffusionScheduler.dpmpp_2m_sde_step`: one draw per step like ancestral DDIM,
+        ``eta`` ignored); the multistep history holds the hook-edited x̂0 of the previous step, the one that step
+        continued from. The denoiser runs under :meth:`set_precision`'s autocast / compiled forward.
         """
         if sampler not in SAMPLERS:
             raise DancegenError(f"sampler {sampler!r}: expected one of {', '.join(SAMPLERS)}")
@@ -316,13 +341,19 @@ class DancePipeline:
         x = x_T
         batch = math.prod(x.shape[:-2])
         condition = self.model.prepare_condition(music, genre)  # x_t/t-independent part, once per call
+        guided = self._compiled or self.model.guided_forward
         for t, t_prev in self.scheduler.step_pairs(steps):
             tt = torch.full((batch,), t, dtype=torch.long, device=x.device)
-            x0 = self.model.guided_forward(x.reshape(batch, *x.shape[-2:]), tt, condition, None, guidance)
-            x0 = self.scheduler.maybe_clip(x0.view(x.shape))
+            with self._autocast():
+                x0 = guided(x.reshape(batch, *x.shape[-2:]), tt, condition, None, guidance)
+            x0 = self.scheduler.maybe_clip(x0.float().view(x.shape))
             edit = StepEdit(x0) if step_hook is None else step_hook(x0, t, t_prev)
             if sampler == "dpmpp_2m":
                 x = self.scheduler.dpmpp_2m_step(edit.x0, t, t_prev, x, *(history or (None, None)))
+                history = (edit.x0, t)
+            elif sampler == "dpmpp_2m_sde":
+                x = self.scheduler.dpmpp_2m_sde_step(edit.x0, t, t_prev, x, *(history or (None, None)),
+                                                     generator=noise)
                 history = (edit.x0, t)
             else:
                 x = self.scheduler.ddim_step(edit.x0, t, t_prev, x, eta=eta, generator=noise)
@@ -352,8 +383,8 @@ class DancePipeline:
         above the floor (:func:`~dancegen.motion.footlock.lock_feet`); ``floor`` only places it on the floor;
         ``none`` returns the model's raw output (what published evaluations score). ``stage(label)``
         is called as each part starts (genre, music features, sampling, clean-up); their times go to ``stats``.
-        ``sampler``: ``ddim`` (default) or ``dpmpp_2m`` (DPM-Solver++(2M), deterministic, ``eta`` ignored; 10–20
-        steps), see :meth:`denoise`.
+        ``sampler``: ``ddim`` (default), ``dpmpp_2m`` (DPM-Solver++(2M), deterministic, ``eta`` ignored; 10–20
+        steps) or ``dpmpp_2m_sde`` (its stochastic variant), see :meth:`denoise`.
         """
         check_generation_options(longform, cleanup, steps=steps, guidance=guidance, eta=eta, variations=variations,
                                  window_batch=window_batch, pad=pad, genre=genre, text=text, sampler=sampler,

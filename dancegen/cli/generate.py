@@ -29,11 +29,11 @@ _LONGFORM = Opt("--longform", help="How 4-s windows become one dance: blend (sof
                 "consensus (windows averaged while denoising) or inpaint (the paper's scheme).")
 _CLEANUP = Opt("--cleanup", help="feet: on the floor, planted feet locked (leg IK), no foot below the floor; "
                "floor: only placed on the floor (no height drift); none: the model's raw output.")
-_SAMPLER = Opt("--sampler", help="Reverse-step solver: ddim (the paper's, with --eta) or dpmpp_2m (DPM-Solver++(2M), "
-               "deterministic, --eta ignored; for 10-20 steps).")
+_SAMPLER = Opt("--sampler", help="Reverse-step solver: ddim (the paper's, with --eta), dpmpp_2m (DPM-Solver++(2M), "
+               "deterministic, --eta ignored; for 10-20 steps) or dpmpp_2m_sde (its stochastic variant).")
 _WEIGHTS = Opt("--weights", help="ema (the EMA copy, the default) or raw (the trained weights as they were at the "
               "checkpoint's step).")
-_SAMPLER_NAMES = {"ddim": "DDIM", "dpmpp_2m": "DPM-Solver++(2M)"}
+_SAMPLER_NAMES = {"ddim": "DDIM", "dpmpp_2m": "DPM-Solver++(2M)", "dpmpp_2m_sde": "SDE-DPM-Solver++(2M)"}
 
 
 def _device(name: str) -> str:
@@ -108,6 +108,8 @@ class _Job(NamedTuple):
     reference: Any = None
     sampler: str = "ddim"
     weights: str = "ema"
+    precision: str = "fp32"
+    compile: bool = False
 
 
 def _check_options(text: str | None, genre: str | None, steps: int, guidance: float, eta: float, variations: int,
@@ -172,19 +174,23 @@ def _stage_printer(quiet: bool) -> Callable[[str], None]:
     return stage
 
 
-def _check_weights(weights: str) -> str:
-    """``--weights``: ema or raw (one error line otherwise)."""
+def _check_weights(weights: str, precision: str = "fp32", device: str = "auto") -> str:
+    """``--weights``: ema or raw; ``--precision``: fp32, or bf16/fp16 with a CUDA device (one error line each)."""
     from ..errors import DancegenError
 
     if weights not in ("ema", "raw"):
         raise DancegenError(f"--weights must be ema or raw, got {weights!r}")
+    if precision not in ("fp32", "bf16", "fp16"):
+        raise DancegenError(f"--precision must be fp32, bf16 or fp16, got {precision!r}")
+    if precision != "fp32" and not _device(device).startswith("cuda"):
+        raise DancegenError(f"--precision {precision} needs a CUDA device (autocast on the GPU); use fp32 on the CPU")
     return weights
 
 
-def _load_pipeline(checkpoint: Path | None, device: str, stage: Callable[[str], None], weights: str = "ema"
-                   ) -> tuple[Any, float]:
-    """The pipeline (loaded once per run; ``weights``: the checkpoint's EMA or raw weights) and the seconds its
-    loading took."""
+def _load_pipeline(checkpoint: Path | None, device: str, stage: Callable[[str], None], weights: str = "ema",
+                   precision: str = "fp32", compile: bool = False) -> tuple[Any, float]:
+    """The pipeline (loaded once per run; ``weights``: the checkpoint's EMA or raw weights; ``precision`` and
+    ``compile``: :meth:`~dancegen.pipeline.DancePipeline.set_precision`) and the seconds its loading took."""
     import time
 
     from ..pipeline import DancePipeline
@@ -192,6 +198,7 @@ def _load_pipeline(checkpoint: Path | None, device: str, stage: Callable[[str], 
     t0 = time.perf_counter()
     stage("loading the model")
     pipe = DancePipeline.from_checkpoint(checkpoint, device=device, ema=weights == "ema")
+    pipe.set_precision(precision, compile)
     if checkpoint is None:
         from ..demo import BUNDLED_NOTICE
 
@@ -257,7 +264,8 @@ def _public(summary: dict[str, Any]) -> dict[str, Any]:
 def _run(song: Path, inputs: _Inputs, job: _Job, out: Path | None, as_json: bool, no_progress: bool) -> None:
     """One song: load the model, generate, write ``out`` (or ./<song>-dance) and print the summary."""
     stage = _stage_printer(as_json or no_progress)
-    pipe, load_seconds = _load_pipeline(inputs.checkpoint, inputs.device, stage, job.weights)
+    pipe, load_seconds = _load_pipeline(inputs.checkpoint, inputs.device, stage, job.weights, job.precision,
+                                        job.compile)
     summary = _dance(pipe, load_seconds, song, inputs.audio, inputs.sr, _target(song, out), job, stage, no_progress)
     if as_json:
         typer.echo(json.dumps(_public(summary), indent=1))
@@ -320,7 +328,8 @@ def _run_batch(args: list[Path], job: _Job, checkpoint: str | None, out: Path | 
             return _finish_batch(outcomes, as_json, ran=False)
         stage = _stage_printer(as_json or no_progress)
         typer.echo(f"loading the model (once for {len(usable)} song{'s' if len(usable) != 1 else ''})", err=True)
-        pipe, load_seconds = _load_pipeline(path, device_name, lambda label: None, job.weights)  # said above
+        pipe, load_seconds = _load_pipeline(path, device_name, lambda label: None, job.weights,  # said above
+                                            job.precision, job.compile)
         for i, (song, target) in enumerate(usable, 1):
             label = f"song {i}/{len(usable)} {song.name}"
             typer.echo(f"{label} → {target}", err=True)
@@ -461,16 +470,19 @@ def generate(
                                  "song).")] = False,
     no_progress: Annotated[bool, Opt("--no-progress", help="No progress bar.")] = False,
     weights: Annotated[str, _WEIGHTS] = "ema",
+    precision: Annotated[str, Opt(help="Denoiser arithmetic: fp32, or bf16/fp16 autocast (CUDA only).")] = "fp32",
+    compile_model: Annotated[bool, Opt("--compile", help="torch.compile the denoiser (the first windows pay the "
+                                       "compilation; worth it for long songs or many songs).")] = False,
 ) -> None:
     """Generate a dance for each SONG in the genre of --text or --genre and write it in the chosen formats."""
     from ..output_folder import claim_output_folder
 
-    _check_weights(weights)
+    _check_weights(weights, precision, device)
     if is_batch(songs):
         format_list = _check_options(text, genre, steps, guidance, eta, variations, formats, window_batch, pad,
                                      longform, cleanup, sampler)
         job = _Job(text, genre, seed, steps, guidance, eta, variations, window_batch, pad, longform, cleanup,
-                   format_list, sampler=sampler, weights=weights)
+                   format_list, sampler=sampler, weights=weights, precision=precision, compile=compile_model)
         code = _run_batch(songs, job, checkpoint, out, device, as_json, no_progress)
         if code:
             raise typer.Exit(code)
@@ -479,7 +491,7 @@ def generate(
     inputs = _check_inputs(song, text, genre, checkpoint, out, steps, guidance, eta, variations, formats, device,
                            window_batch, pad, longform, cleanup, sampler)
     job = _Job(text, genre, seed, steps, guidance, eta, variations, window_batch, pad, longform, cleanup,
-               inputs.formats, sampler=sampler, weights=weights)
+               inputs.formats, sampler=sampler, weights=weights, precision=precision, compile=compile_model)
     with claim_output_folder(_target(song, out)):  # one run per folder, refused when it holds foreign files
         _run(song, inputs, job, out, as_json, no_progress)
 

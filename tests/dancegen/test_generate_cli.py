@@ -103,6 +103,9 @@ def test_generate_then_edit(run: tuple[Path, Path], tmp_path: Path) -> None:
     (("generate", "{wav}", "--genre", "Jazz", "--checkpoint", "{ckpt}", "--format", "gif"), "unknown export format"),
     (("generate", "{wav}", "--genre", "Jazz", "--checkpoint", "{ckpt}", "--longform", "splice"), "--longform"),
     (("generate", "{wav}", "--genre", "Jazz", "--checkpoint", "{ckpt}", "--cleanup", "all"), "--cleanup"),
+    (("generate", "{wav}", "--genre", "Jazz", "--checkpoint", "{ckpt}", "--precision", "bf16", "--device", "cpu"),
+     "--precision bf16 needs a CUDA device"),
+    (("generate", "{wav}", "--genre", "Jazz", "--checkpoint", "{ckpt}", "--precision", "fp8"), "--precision"),
 ])
 def test_cli_errors_exit_2_with_one_line(run: tuple[Path, Path], args: tuple[str, ...], message: str) -> None:
     ckpt, wav = run

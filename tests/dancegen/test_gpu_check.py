@@ -17,7 +17,8 @@ def test_gpu_check_prints_every_row_on_a_cpu() -> None:
                           env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHON": sys.executable})
     assert proc.returncode == 0, proc.stderr[-2000:]
     out = proc.stdout
-    for row in ("DDIM-50 fp32 (default)", "DPM-Solver++(2M)-20 fp32", "plain backward (EDGE weights)",
+    for row in ("DDIM-50 fp32 (default)", "DPM-Solver++(2M)-20 fp32", "SDE-DPM-Solver++(2M)-20 fp32",
+                "plain backward (EDGE weights)",
                 "linear (mtlkit)", "nash, parameter space (gramian)", "nash, representation space"):
         line = next(ln for ln in out.splitlines() if ln.startswith(row))
         value = float(re.findall(r"([0-9.]+) (?:s/clip|ms/step)", line)[0])

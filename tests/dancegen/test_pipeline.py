@@ -363,12 +363,41 @@ def test_pipeline_dpmpp_2m_is_deterministic_and_differs_from_ddim(pipe: DancePip
     assert not torch.allclose(a.motion, c.motion)
 
 
-@pytest.mark.parametrize("longform", ["blend", "inpaint"])
-def test_edit_constraints_hold_with_dpmpp_2m(pipe: DancePipeline, longform: str) -> None:
+def test_pipeline_sde_sampler_is_seeded_and_stochastic(pipe: DancePipeline) -> None:
+    audio = song(9.0)
+    a = pipe(audio, SR, genre="Jazz", steps=4, seed=3, sampler="dpmpp_2m_sde", window_batch=2)
+    b = pipe(audio, SR, genre="Jazz", steps=4, seed=3, sampler="dpmpp_2m_sde", window_batch=2)
+    c = pipe(audio, SR, genre="Jazz", steps=4, seed=4, sampler="dpmpp_2m_sde", window_batch=2)
+    d = pipe(audio, SR, genre="Jazz", steps=4, seed=3, sampler="dpmpp_2m", window_batch=2)
+    assert a.settings["sampler"] == "dpmpp_2m_sde"
+    torch.testing.assert_close(a.motion, b.motion, rtol=0, atol=0)
+    assert torch.isfinite(a.motion).all()
+    assert not torch.allclose(a.motion, c.motion)
+    assert not torch.allclose(a.motion, d.motion)
+
+
+def test_precision_needs_cuda_and_compile_gives_the_same_motion(pipe: DancePipeline) -> None:
+    with pytest.raises(DancegenError, match="precision bf16 needs a CUDA device"):
+        pipe.set_precision("bf16")
+    with pytest.raises(DancegenError, match="precision 'fp8'"):
+        pipe.set_precision("fp8")
+    audio = song(4.0)
+    plain = pipe(audio, SR, genre="Jazz", steps=2, seed=1, cleanup="none").motion
+    try:
+        compiled = pipe.set_precision("fp32", compile=True)(audio, SR, genre="Jazz", steps=2, seed=1,
+                                                            cleanup="none").motion
+    finally:
+        pipe.set_precision("fp32")
+    torch.testing.assert_close(compiled, plain, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize(("longform", "sampler"), [("blend", "dpmpp_2m"), ("inpaint", "dpmpp_2m"),
+                                                   ("blend", "dpmpp_2m_sde")])
+def test_edit_constraints_hold_with_dpmpp_2m(pipe: DancePipeline, longform: str, sampler: str) -> None:
     reference = pipe(song(8.0, seed=1), SR, genre="Jazz", steps=2, seed=123).motion[0]
     constraints = [Constraint.keep("lower"), Constraint.keyframes([0, 119, 239])]
     res = pipe(song(8.0, seed=1), SR, genre="Jazz", steps=5, seed=5, constraints=constraints, reference=reference,
-               window_batch=2, keep_windows=True, sampler="dpmpp_2m", longform=longform)
+               window_batch=2, keep_windows=True, sampler=sampler, longform=longform)
     mask = constraint_mask(constraints, 240)
     out = res.motion[0]
     assert torch.equal(out[mask], reference[mask])
@@ -379,18 +408,19 @@ def test_edit_constraints_hold_with_dpmpp_2m(pipe: DancePipeline, longform: str)
         assert torch.allclose(m[0][wm], reference[w.start:w.end][wm], atol=1e-4), f"window {w.index}"
 
 
-def test_batched_clips_equal_one_by_one_with_dpmpp_2m(pipe: DancePipeline) -> None:
+@pytest.mark.parametrize("sampler", ["dpmpp_2m", "dpmpp_2m_sde"])
+def test_batched_clips_equal_one_by_one_with_dpmpp_2m(pipe: DancePipeline, sampler: str) -> None:
     reqs = [ClipRequest(song(4.0, 0), SR, seed=3, genre="Jazz"), ClipRequest(song(2.5, 1), SR, seed=7, genre="Dai")]
-    alone = [pipe(r.audio, r.sr, genre=r.genre, steps=4, seed=r.seed, cleanup="none", sampler="dpmpp_2m").motion[0]
+    alone = [pipe(r.audio, r.sr, genre=r.genre, steps=4, seed=r.seed, cleanup="none", sampler=sampler).motion[0]
              for r in reqs]
-    got = generate_clips(pipe, reqs, steps=4, batch_size=2, sampler="dpmpp_2m")
+    got = generate_clips(pipe, reqs, steps=4, batch_size=2, sampler=sampler)
     for g, a in zip(got, alone):
         torch.testing.assert_close(g, a, atol=1e-3, rtol=1e-3)
 
 
 def test_bad_sampler_is_one_line_error(pipe: DancePipeline) -> None:
-    assert SAMPLERS == ("ddim", "dpmpp_2m")
-    with pytest.raises(DancegenError, match="--sampler 'euler': expected one of ddim, dpmpp_2m"):
+    assert SAMPLERS == ("ddim", "dpmpp_2m", "dpmpp_2m_sde")
+    with pytest.raises(DancegenError, match="--sampler 'euler': expected one of ddim, dpmpp_2m, dpmpp_2m_sde"):
         check_generation_options(prefix="--", sampler="euler")
     with pytest.raises(DancegenError, match="sampler"):
         pipe(song(4.0), SR, genre="Jazz", steps=2, sampler="dpm")

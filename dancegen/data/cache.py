@@ -59,18 +59,10 @@ class FeatureCache:
         """Cached features, or None when absent, written under another configuration, or stale for ``audio``."""
         from safetensors import safe_open
 
-        path = self.path(song_id)
-        if not path.is_file():
+        if self.load_meta(song_id, audio) is None:
             return None
         try:
-            with safe_open(str(path), framework="numpy") as f:
-                meta = f.metadata() or {}
-                if meta.get("config") != self.config_json:
-                    return None
-                if audio is not None:
-                    stamp = self._audio_stamp(Path(audio))
-                    if any(meta.get(k) != v for k, v in stamp.items()):
-                        return None
+            with safe_open(str(self.path(song_id)), framework="numpy") as f:
                 return f.get_tensor("features")
         except Exception:  # unreadable or truncated file: recompute
             return None

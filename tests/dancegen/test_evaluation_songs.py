@@ -34,12 +34,10 @@ def data(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture(scope="module")
-def checkpoint(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A run folder of a 1-step tiny training run on ``data``."""
+def tiny_run(data: Path, out: Path) -> Path:
+    """A run folder of a 1-step tiny training run on ``data`` (stft, one-hot labels, linear) at ``out``."""
     from dancegen.train import TrainConfig, Trainer
 
-    out = tmp_path_factory.mktemp("songs_run") / "run"
     cfg = TrainConfig.from_dict({
         "data": str(data), "out": str(out), "music_encoders": "stft", "genre_controller": "label",
         "controller_options": {"embedding": "onehot"}, "tasks": ["S", "J", "V", "F"], "preset": "tiny",
@@ -47,6 +45,11 @@ def checkpoint(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         "checkpoint_every": 1000, "aggregator": "linear"})
     Trainer(cfg).fit()
     return out
+
+
+@pytest.fixture(scope="module")
+def checkpoint(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tiny_run(data, tmp_path_factory.mktemp("songs_run") / "run")
 
 
 def _cli(*args: str | Path) -> subprocess.CompletedProcess[str]:

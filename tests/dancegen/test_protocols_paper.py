@@ -275,17 +275,9 @@ def test_cli_bad_protocol_options(data: Path, tmp_path: Path, args: list[str], m
 
 @pytest.fixture(scope="module")
 def checkpoint(data: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A run folder of a 1-step tiny training run on ``data``."""
-    from dancegen.train import TrainConfig, Trainer
+    from test_evaluation_songs import tiny_run
 
-    out = tmp_path_factory.mktemp("paper_run") / "run"
-    cfg = TrainConfig.from_dict({
-        "data": str(data), "out": str(out), "music_encoders": "stft", "genre_controller": "label",
-        "controller_options": {"embedding": "onehot"}, "tasks": ["S", "J", "V", "F"], "preset": "tiny",
-        "batch_size": 2, "steps": 1, "progress": False, "tensorboard": False, "log_every": 1,
-        "checkpoint_every": 1000, "aggregator": "linear"})
-    Trainer(cfg).fit()
-    return out
+    return tiny_run(data, tmp_path_factory.mktemp("paper_run") / "run")
 
 
 def test_cli_gcdance_checkpoint_sets_weights_device(data: Path, checkpoint: Path, tmp_path: Path) -> None:

@@ -23,21 +23,12 @@ from dancegen.train.config import NASH_MIN_NORM_RATIO, RECIPES, recipe_settings
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
+from test_train import make_cfg, tiny_data  # the training tests' tiny data set and run settings  # noqa: E402
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    from dancegen.data.synth.writer import build
-
-    root = tmp_path_factory.mktemp("recipes") / "synth"
-    build(root, songs_per_genre=1, seconds=5.0, genres=["Breaking", "Jazz", "Dai", "Korean"])
-    return root
-
-
-def make_cfg(data: Path, out: Path, **kw) -> TrainConfig:
-    base = {"data": str(data), "out": str(out), "music_encoders": "stft", "genre_controller": "label",
-            "controller_options": {"embedding": "onehot"}, "tasks": ["S", "J", "V", "F"], "preset": "tiny",
-            "batch_size": 2, "steps": 2, "progress": False, "tensorboard": False, "log_every": 1,
-            "checkpoint_every": 1000, "aggregator": "nash"}
-    return TrainConfig.from_dict({**base, **kw})
+    return tiny_data(tmp_path_factory, "recipes")
 
 
 def tiny_args(data: Path, out: Path, *extra: str) -> list[str]:

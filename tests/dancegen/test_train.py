@@ -24,13 +24,18 @@ from dancegen.train import TrainConfig, Trainer
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
-@pytest.fixture(scope="module")
-def data(tmp_path_factory) -> Path:
+def tiny_data(tmp_path_factory, name: str) -> Path:
+    """A 4-genre procedural data set of 5-s songs (one per genre) in a fresh temporary folder."""
     from dancegen.data.synth.writer import build
 
-    root = tmp_path_factory.mktemp("train") / "synth"
+    root = tmp_path_factory.mktemp(name) / "synth"
     build(root, songs_per_genre=1, seconds=5.0, genres=["Breaking", "Jazz", "Dai", "Korean"])
     return root
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return tiny_data(tmp_path_factory, "train")
 
 
 def make_cfg(data: Path, out: Path, **kw) -> TrainConfig:

@@ -352,8 +352,8 @@ class DancePipeline:
                 x = self.scheduler.dpmpp_2m_step(edit.x0, t, t_prev, x, *(history or (None, None)))
                 history = (edit.x0, t)
             elif sampler == "dpmpp_2m_sde":
-                x = self.scheduler.dpmpp_2m_sde_step(edit.x0, t, t_prev, x, *(history or (None, None)),
-                                                     generator=noise)
+                prev_x0, prev_t = history or (None, None)
+                x = self.scheduler.dpmpp_2m_sde_step(edit.x0, t, t_prev, x, prev_x0, prev_t, generator=noise)
                 history = (edit.x0, t)
             else:
                 x = self.scheduler.ddim_step(edit.x0, t, t_prev, x, eta=eta, generator=noise)

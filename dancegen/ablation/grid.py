@@ -70,6 +70,7 @@ class SweepSettings:
     repeats: int = 1
     eval_steps: int = 50
     train_args: list[str] = field(default_factory=list)
+    eval_args: list[str] = field(default_factory=list)  # further ``dancegen evaluate`` arguments (e.g. --sets=3)
     threads: int | None = None  # OMP_NUM_THREADS / torch threads of every run (None: cpu count // jobs)
 
 
@@ -131,7 +132,7 @@ def evaluate_command(combo: Combination, s: SweepSettings, run_dir: Path) -> lis
     return ["dancegen", "evaluate", "--checkpoint", str(run_dir / "train"), "--data", str(s.data),
             "--protocol", s.protocol, "--repeats", str(s.repeats), "--steps", str(s.eval_steps),
             "--seed", str(combo.seed), "--device", s.device, "--cache-dir", str(s.out / "eval_cache"),
-            "--out", str(run_dir / "report.json"), "--json"]
+            "--out", str(run_dir / "report.json"), "--json", *s.eval_args]
 
 
 def shell(cmd: list[str]) -> str:

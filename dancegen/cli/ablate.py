@@ -35,7 +35,7 @@ def _live_table(states: list, protocol: str) -> object:
 
 @app.command()
 def ablate(
-    data: Annotated[Path, Opt(help="FineDance-layout data directory.")],
+    data: Annotated[Path, Opt(help="Data directory (FineDance layout, the procedural set or AIST++).")],
     out: Annotated[Path, Opt(help="Sweep folder: one run folder per combination plus summary.{md,csv,json} "
                                   "(table_<name>.{md,csv,json} with --table).")],
     table: Annotated[str | None, Opt(help="Run the rows of the paper's ablation table III (music features) or IV "
@@ -64,6 +64,9 @@ def ablate(
                                               "those rows).")] = False,
     train_arg: Annotated[list[str] | None, Opt("--train-arg", help="Extra argument passed to every dancegen "
                                                "train (repeatable), e.g. --train-arg=--lr=1e-4.")] = None,
+    eval_arg: Annotated[list[str] | None, Opt("--eval-arg", help="Extra argument passed to every dancegen "
+                                              "evaluate (repeatable), e.g. --eval-arg=--sets=3 for fewer clip "
+                                              "sets than the paper's 10.")] = None,
     jobs: Annotated[int, Opt(help="Runs in parallel (worker processes).")] = 1,
     threads: Annotated[int | None, Opt(help="CPU threads per run (OMP_NUM_THREADS; default: CPU count // "
                                             "jobs).")] = None,
@@ -103,7 +106,8 @@ def ablate(
     check_generation_options(steps=eval_steps, prefix="--eval-")
     settings = SweepSettings(data=data, out=out, steps=steps, preset=preset, batch_size=batch_size, device=device,
                              allow_random_weights=allow_random_weights, protocol=protocol, repeats=repeats,
-                             eval_steps=eval_steps, train_args=list(train_arg or []), threads=threads)
+                             eval_steps=eval_steps, train_args=list(train_arg or []),
+                             eval_args=list(eval_arg or []), threads=threads)
     plan = None
     if table is not None:
         plan = _table_plan(table, rows, substitute or [], seeds, allow_random_weights, list(train_arg or []), dry_run)

@@ -75,10 +75,11 @@ def test_grid_and_none_controller() -> None:
 def test_dry_run_2x2(tmp_path: Path) -> None:
     proc = _cli("ablate", "--data", str(tmp_path), "--out", str(tmp_path / "sweep"), "--aggregators", "nash,linear",
                 "--music-encoders", "stft;mfcc", "--genre-controller", "none", "--steps", "7", "--preset", "tiny",
-                "--dry-run")
+                "--eval-arg=--sets=3", "--dry-run")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.strip().splitlines()
     assert len(lines) == 8  # 4 runs × (train, evaluate)
+    assert all(e.endswith("--json --sets=3") for e in lines[1::2])  # --eval-arg reaches every evaluate
     trains, evals = lines[0::2], lines[1::2]
     assert all(t.startswith("dancegen train ") for t in trains)
     assert all(e.startswith("dancegen evaluate ") for e in evals)

@@ -131,4 +131,5 @@ def test_cli_rejects_bad_sampler_before_heavy_work(tmp_path: Path, command: str)
     proc = subprocess.run([sys.executable, "-m", "dancegen", command, *args, "--sampler", "euler"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
-    assert proc.stderr.strip().splitlines()[-1].endswith("--sampler 'euler': expected one of ddim, dpmpp_2m")
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.endswith("--sampler 'euler': expected one of ddim, dpmpp_2m, dpmpp_2m_sde")

@@ -161,9 +161,13 @@ def test_each_aggregator_and_backend_runs(data, tmp_path, aggregator, shared, ba
     before = [p.detach().clone() for p in trainer.run.params]
     trainer.fit()
     line = json.loads((tmp_path / "run" / "metrics.jsonl").read_text().splitlines()[-1])
-    # a loss-based method runs one backward of Σ w_i L_i, whatever the backend
-    loss_based = {i.name: i for i in mtlkit.list_aggregators()}[aggregator].properties.loss_based
-    assert line["backend"] == ("losses" if loss_based else "representation" if shared == "representation" else
+    # a loss-based method runs one backward of Σ w_i L_i, whatever the backend; so does a constant-weight one
+    # (mean) under backend="auto"
+    method = mtlkit.get_aggregator(aggregator)
+    loss_based = method.properties.loss_based
+    constant = backend == "auto" and mtlkit.constant_weights(method, 4, torch.zeros(())) is not None
+    assert line["backend"] == ("losses" if loss_based else "one_backward" if constant else
+                               "representation" if shared == "representation" else
                                "jacobian" if backend == "auto" else backend)
     assert all(v == v and abs(v) < 1e6 for v in line["losses"].values())
     kind = {i.name: i for i in mtlkit.list_aggregators()}[aggregator].properties.kind

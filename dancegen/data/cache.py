@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -57,13 +58,27 @@ class FeatureCache:
 
     def load(self, song_id: str, audio: str | Path | None = None) -> np.ndarray | None:
         """Cached features, or None when absent, written under another configuration, or stale for ``audio``."""
+        return self._read(song_id, audio, tensor=True)
+
+    def load_meta(self, song_id: str, audio: str | Path | None = None) -> dict[str, str] | None:
+        """The entry's metadata when it is present, of this configuration and fresh for ``audio``; else None."""
+        return self._read(song_id, audio, tensor=False)
+
+    def _read(self, song_id: str, audio: str | Path | None, tensor: bool) -> Any:
+        """One open of the entry: its features (``tensor``) or metadata when valid for ``audio``, else None."""
         from safetensors import safe_open
 
-        if self.load_meta(song_id, audio) is None:
+        path = self.path(song_id)
+        if not path.is_file():
             return None
         try:
-            with safe_open(str(self.path(song_id)), framework="numpy") as f:
-                return f.get_tensor("features")
+            with safe_open(str(path), framework="numpy") as f:
+                meta = f.metadata() or {}
+                if meta.get("config") != self.config_json:
+                    return None
+                if audio is not None and any(meta.get(k) != v for k, v in self._audio_stamp(Path(audio)).items()):
+                    return None
+                return f.get_tensor("features") if tensor else meta
         except Exception:  # unreadable or truncated file: recompute
             return None
 
@@ -89,24 +104,6 @@ class FeatureCache:
             return np.memmap(path, dtype=np.float32, mode="r", offset=8 + size + begin, shape=shape)
         except (OSError, ValueError, KeyError, TypeError):
             return None
-
-    def load_meta(self, song_id: str, audio: str | Path | None = None) -> dict[str, str] | None:
-        """The entry's metadata when it is present, of this configuration and fresh for ``audio``; else None."""
-        from safetensors import safe_open
-
-        path = self.path(song_id)
-        if not path.is_file():
-            return None
-        try:
-            with safe_open(str(path), framework="numpy") as f:
-                meta = f.metadata() or {}
-        except Exception:
-            return None
-        if meta.get("config") != self.config_json:
-            return None
-        if audio is not None and any(meta.get(k) != v for k, v in self._audio_stamp(Path(audio)).items()):
-            return None
-        return meta
 
     @contextmanager
     def locked(self, song_id: str, timeout: float | None = None) -> Iterator[None]:

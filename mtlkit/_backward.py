@@ -37,6 +37,21 @@ Under ``torch.distributed``, ``comm`` picks how the jacobian and gramian backend
 gradients: ``"allreduce"`` (the whole K×P Jacobian) or ``"sharded"`` (reduce-scatter it, sum the shards' partial
 Gramians, combine each shard locally, all-gather the update; Gramian-based methods only); ``"auto"`` is
 ``"sharded"`` whenever every aggregator is Gramian-based. See ``_distributed``.
+
+Mixed precision (``grad_scale=s``, e.g. from ``torch.amp.GradScaler``): the backward passes differentiate
+``s·L_i`` (in float32 at least), so fp16 gradients are scaled as ``scaler.scale(loss)`` scales them; the per-task
+gradients are unscaled (J/s, G/s², representation Gramian /s², in float32 or float64) before the aggregator sees
+them, so that the aggregator and its state (Nash's warm start, DWA's history, …) see what they would see without
+scaling; loss-based methods get the unscaled losses; ``result.losses`` are unscaled. The ``.grad`` written is
+``s × update`` (task heads and a method's own parameters included): ``scaler.unscale_``, gradient clipping,
+``scaler.step`` and ``scaler.update`` work unchanged. A non-finite loss or per-task gradient (J, the Gramian or the
+representation Gramian, judged after the cross-rank reduction, so every rank decides alike) neither raises nor
+reaches the aggregator: every ``.grad`` is filled with ``inf`` and ``result.skipped`` is True, so that
+``scaler.step`` skips the step and ``scaler.update`` lowers the scale. One-backward paths (loss-based and
+constant-weight methods) let non-finite gradients flow into ``.grad`` as a plain backward does; they skip
+(without calling the method) only on non-finite losses. Gradients computed after the weights (the trunk's on
+the representation backend, the heads' on the gramian and representation backends) are not part of that
+decision: non-finite ones flow into ``.grad`` too, and ``scaler.step`` skips the step all the same.
 """
 
 from __future__ import annotations
@@ -76,6 +91,11 @@ class BackwardResult:
     "one_backward"``, ``space == "constant"``, ``update_norm`` the norm of the one gradient). With ``groups``,
     ``groups`` holds one result per group and the top-level Gramian is
     the whole one (the sum of the groups'), ``weights`` None.
+
+    ``skipped`` (only with ``grad_scale``): a loss or per-task gradient was not finite, the aggregator was not
+    called, every ``.grad`` holds ``inf`` (so ``GradScaler.step`` skips the step) and ``gramian``, ``weights``,
+    norms and cosines are None. On the constant-weight one-backward path it also says that the one gradient was
+    not finite (that gradient is in ``.grad`` as computed).
     """
 
     backend: str
@@ -88,6 +108,7 @@ class BackwardResult:
     update_norm: float | None
     diagnostics: dict[str, Any] = field(default_factory=dict)
     groups: list[BackwardResult] | None = None
+    skipped: bool = False
 
     @property
     def regularised(self) -> bool:
@@ -102,7 +123,7 @@ class BackwardResult:
         out: dict[str, Any] = {
             "backend": self.backend, "space": self.space, "losses": self.losses.tolist(),
             "weights": plain(self.weights), "gradient_norms": plain(self.gradient_norms),
-            "cosine": plain(self.cosine), "update_norm": self.update_norm,
+            "cosine": plain(self.cosine), "update_norm": self.update_norm, "skipped": self.skipped,
         }
         for key, value in self.diagnostics.items():  # a method's own "weights" etc. must not mask the result's
             out[f"method_{key}" if key in out else key] = value.tolist() if isinstance(value, Tensor) else value
@@ -164,6 +185,78 @@ def _accumulate(params: Sequence[Tensor], grads: Sequence[Tensor | None]) -> Non
 
 def _split(update: Tensor, params: Sequence[Tensor]) -> list[Tensor]:
     return list(torch.split(update, [p.numel() for p in params]))
+
+
+Scale = float | Tensor  # the factor of ``grad_scale``: a Python float or a 0-dim tensor on the losses' device
+
+
+def _resolve_scale(grad_scale: float | Tensor | None, like: Tensor) -> tuple[bool, Scale | None]:
+    """(whether ``grad_scale`` was given, the factor to multiply by: None for none or a Python 1.0)."""
+    if grad_scale is None:
+        return False, None
+    if isinstance(grad_scale, Tensor):
+        if grad_scale.numel() != 1 or not grad_scale.is_floating_point():
+            raise ValueError(f"grad_scale must be a one-element floating-point tensor, got {grad_scale.dtype} of "
+                             f"shape {tuple(grad_scale.shape)}")
+        s = grad_scale.detach().reshape(()).to(like.device)
+        if s.device.type == "cpu" and not (math.isfinite(float(s)) and float(s) > 0):  # free to read on the CPU
+            raise ValueError(f"grad_scale must be finite and positive, got {float(s)}")
+        return True, s
+    if isinstance(grad_scale, bool) or not isinstance(grad_scale, (int, float)):
+        raise TypeError(f"grad_scale must be a float, a one-element tensor or None, got {type(grad_scale).__name__}")
+    value = float(grad_scale)
+    if not (math.isfinite(value) and value > 0):
+        raise ValueError(f"grad_scale must be finite and positive, got {value}")
+    return True, None if value == 1.0 else value
+
+
+def _scaled(x: Tensor, s: Scale | None) -> Tensor:
+    """``x·s`` in float32 at least (an fp16 loss times 65536 overflows), as ``GradScaler.scale`` computes it."""
+    if s is None:
+        return x
+    dtype = torch.promote_types(x.dtype, torch.float32)
+    return x.to(dtype) * (s.to(dtype) if isinstance(s, Tensor) else s)
+
+
+def _mul(x: Tensor, s: Scale | None) -> Tensor:
+    """``x·s`` in x's dtype (the update written into ``.grad``); x itself when there is no factor."""
+    return x if s is None else x * (s.to(x.dtype) if isinstance(s, Tensor) else s)
+
+
+def _unscale(J: Tensor, s: Scale | None) -> Tensor:
+    """``J / s`` in place, in float32 at least (a float32 copy of fp16/bf16 gradients)."""
+    if s is None:
+        return J
+    if J.dtype not in (torch.float32, torch.float64):
+        J = J.float()
+    return J.div_(s.to(J.dtype) if isinstance(s, Tensor) else s)
+
+
+def _unscale_gramian(G: Tensor, s: Scale | None) -> Tensor:
+    """``G / s²`` in place (float64)."""
+    if s is None:
+        return G
+    return G.div_(s.double().square() if isinstance(s, Tensor) else s * s)
+
+
+def _finite(t: Tensor) -> bool:
+    """Whether every entry of ``t`` is finite: one float64 sum (NaN and Inf propagate), read once; a sum that
+    overflowed on finite entries is settled element-wise."""
+    if t.numel() == 0 or math.isfinite(float(t.sum(dtype=torch.float64))):
+        return True
+    return bool(torch.isfinite(t).all())
+
+
+def _skip(backend: str, space: str, L_d: Tensor, params: Sequence[Tensor]) -> BackwardResult:
+    """``grad_scale`` met a non-finite loss or per-task gradient: every ``.grad`` becomes ``inf`` (so that
+    ``GradScaler`` finds it, skips the step and lowers the scale) and the aggregator is not called."""
+    with torch.no_grad():
+        for p in params:
+            if p.grad is None:
+                p.grad = torch.full_like(p, math.inf)
+            else:
+                p.grad.fill_(math.inf)
+    return BackwardResult(backend, space, L_d, None, None, None, None, None, {}, None, skipped=True)
 
 
 def _cosine(G: Tensor) -> tuple[Tensor, Tensor]:
@@ -259,6 +352,7 @@ def backward(
     sync: bool | None = None,
     process_group: ProcessGroup | None = None,
     comm: Comm = "auto",
+    grad_scale: float | Tensor | None = None,
 ) -> BackwardResult:
     """Aggregate the gradients of K task losses and accumulate the update into each parameter's ``.grad``.
 
@@ -289,6 +383,14 @@ def backward(
             (the K×P Jacobian; any aggregator), ``"sharded"`` (reduce-scatter, K×K Gramian all-reduce,
             all-gather of the update; Gramian-based aggregators only) or ``"auto"`` (``"sharded"`` when every
             aggregator is Gramian-based). Results agree to rounding; see the distributed docs for the bytes.
+        grad_scale: the loss scale ``s`` of mixed-precision training (a float or a one-element tensor, e.g.
+            ``scaler.scale(torch.ones((), device=dev))`` or ``scaler.get_scale()`` of a
+            ``torch.amp.GradScaler``). The backward passes differentiate ``s·L_i``; the aggregator sees the
+            unscaled per-task gradients (J/s, G/s²) and losses; ``.grad`` receives ``s × update``, ready for
+            ``scaler.unscale_`` / ``scaler.step``. A non-finite loss or per-task gradient does not raise: the
+            aggregator is not called, every ``.grad`` is filled with ``inf`` and ``result.skipped`` is True
+            (decided on the host even with input checks off). None (default): no scaling; non-finite input
+            raises. See the module docs for the one-backward paths and the distributed case.
 
     Returns:
         A :class:`BackwardResult`.
@@ -334,24 +436,34 @@ def backward(
     if comm == "sharded" and backend in ("jacobian", "gramian") and not all_weightings and not any(loss_based):
         raise ValueError("comm='sharded' needs Gramian-based aggregators (weights from the Gramian); "
                          "use comm='allreduce'")
+    amp, s = _resolve_scale(grad_scale, L)
     sync_ = Sync(sync, process_group)
     sharded = sync_.enabled and comm != "allreduce" and all_weightings
     L_detached = sync_.mean_(L.detach().double().clone())
+    if amp and not _finite(L_detached):  # averaged over ranks: every rank skips alike; no method sees the losses
+        own: list[Tensor] = [p for a in aggs for p in a.parameters() if p.requires_grad] if any(loss_based) else []
+        name = "losses" if any(loss_based) else "one_backward" if fixed is not None else backend
+        space = {"losses": "losses", "one_backward": "constant", "representation": "representation"}.get(
+            name, "parameters")
+        return _skip(name, space, L_detached, shared + heads + own)
     if any(loss_based):
         agg = aggs[0]
         assert isinstance(agg, LossWeighting)
-        return _loss_backend(L, L_detached, shared, heads, agg, tw, retain_graph, sync_)
+        return _loss_backend(L, L_detached, shared, heads, agg, tw, retain_graph, sync_, s)
     if fixed is not None:
-        return _constant_backend(L, L_detached, shared, heads, aggs[0], fixed, tw, retain_graph, sync_)
+        return _constant_backend(L, L_detached, shared, heads, aggs[0], fixed, tw, retain_graph, sync_, amp, s)
+    if s is not None:  # the per-task backends differentiate s·L_i
+        terms = None if terms is None else [_scaled(t, s) for t in terms]
+        L = _scaled(L, s) if terms is None else torch.stack(terms)
     if backend == "jacobian":
         if sharded:
             return _jacobian_sharded(L, L_detached, shared, sizes, heads, aggs, tw, chunk_size, retain_graph, sync_,
-                                     terms)
+                                     terms, amp, s)
         return _jacobian_backend(L, L_detached, shared, sizes, heads, aggs, tw, chunk_size, retain_graph, sync_,
-                                 terms)
+                                 terms, amp, s)
     if backend == "gramian":
         return _gramian_backend(L, L_detached, shared, sizes, heads, aggs, tw, chunk_size, block_numel,
-                                retain_graph, sync_, terms, sharded)
+                                retain_graph, sync_, terms, sharded, amp, s)
     if sizes is not None:
         raise ValueError("groups apply to the jacobian and gramian backends (the representation backend has one "
                          "Gramian for the whole trunk)")
@@ -361,27 +473,28 @@ def backward(
     if not all(isinstance(r, Tensor) and r.requires_grad for r in reps):
         raise ValueError("representation must be tensor(s) inside the autograd graph (requires_grad=True)")
     return _representation_backend(L, L_detached, shared, heads, reps, aggs[0], tw, chunk_size,
-                                   retain_graph, sync_, terms)
+                                   retain_graph, sync_, terms, amp, s)
 
 
 def _loss_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads: list[Tensor], agg: LossWeighting,
-                  task_weighting: str, retain_graph: bool, sync: Sync) -> BackwardResult:
-    """One backward of the method's objective into the shared parameters, the heads (weighted) and the method's
-    own parameters; unweighted heads take one more backward of Σ L_i."""
+                  task_weighting: str, retain_graph: bool, sync: Sync, s: Scale | None = None) -> BackwardResult:
+    """One backward of the method's objective (times ``s``) into the shared parameters, the heads (weighted) and
+    the method's own parameters; unweighted heads take one more backward of Σ L_i (times ``s``)."""
     w = agg.loss_weights(L_d)
-    objective = agg.objective(L, w)
+    objective = _scaled(agg.objective(L, w), s)
     own = [p for p in agg.parameters() if p.requires_grad]
     inputs = shared + (heads if task_weighting == "weighted" else []) + own
     unweighted_heads = bool(heads) and task_weighting == "unweighted"
     if not sync.enabled:  # straight into .grad, as a plain backward does (no second buffer, no extra add)
         torch.autograd.backward(objective, inputs=inputs, retain_graph=retain_graph or unweighted_heads)
         if unweighted_heads:
-            torch.autograd.backward(L.sum(), inputs=heads, retain_graph=retain_graph)
+            torch.autograd.backward(_scaled(L.sum(), s), inputs=heads, retain_graph=retain_graph)
     else:  # the gradients of this call alone are averaged across ranks, then accumulated
         grads = list(torch.autograd.grad(objective, inputs, retain_graph=retain_graph or unweighted_heads,
                                          allow_unused=True))
         if unweighted_heads:
-            grads += list(torch.autograd.grad(L.sum(), heads, retain_graph=retain_graph, allow_unused=True))
+            grads += list(torch.autograd.grad(_scaled(L.sum(), s), heads, retain_graph=retain_graph,
+                                              allow_unused=True))
             inputs = inputs + heads
         sync.mean_all_(grads)
         _accumulate(inputs, grads)
@@ -390,31 +503,36 @@ def _loss_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads: list[Tens
 
 
 def _constant_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads: list[Tensor], agg: Aggregator, w: Tensor,
-                      task_weighting: str, retain_graph: bool, sync: Sync) -> BackwardResult:
-    """Constant weights: ONE backward of ``Σ w_i L_i`` into the shared parameters (and weighted heads); unweighted
-    heads take one more backward of ``Σ L_i``. Parameters a loss does not reach get zeros, non-finite losses or
-    gradients raise, as on the per-task path."""
-    checks = input_checks_enabled()
+                      task_weighting: str, retain_graph: bool, sync: Sync, amp: bool = False,
+                      s: Scale | None = None) -> BackwardResult:
+    """Constant weights: ONE backward of ``Σ w_i L_i`` (times ``s``) into the shared parameters (and weighted
+    heads); unweighted heads take one more backward of ``Σ L_i``. Parameters a loss does not reach get zeros,
+    non-finite losses or gradients raise, as on the per-task path (with ``grad_scale``: they flow into ``.grad``
+    and the result says ``skipped``)."""
+    checks = input_checks_enabled() and not amp
     if checks and not bool(torch.isfinite(L_d).all()):
         raise ValueError("a loss is NaN or Inf (its gradient is not finite)")
     weighted_heads = heads if task_weighting == "weighted" else []
     unweighted_heads = bool(heads) and task_weighting == "unweighted"
     inputs = shared + weighted_heads
-    objective = (w.to(L.dtype) * L).sum()
+    objective = _scaled((w.to(L.dtype) * L).sum(), s)
     grads = list(torch.autograd.grad(objective, inputs, retain_graph=retain_graph or unweighted_heads,
                                      allow_unused=True))
     if unweighted_heads:
-        grads += list(torch.autograd.grad(L.sum(), heads, retain_graph=retain_graph, allow_unused=True))
+        grads += list(torch.autograd.grad(_scaled(L.sum(), s), heads, retain_graph=retain_graph, allow_unused=True))
         inputs = inputs + heads
     grads = [torch.zeros_like(p) if g is None else g for p, g in zip(inputs, grads)]
     sync.mean_all_(grads)
     sq = torch.stack(torch._foreach_norm(grads[: len(shared)])).double().square().sum()
     update_norm = float(sq.sqrt())
+    if s is not None:
+        update_norm /= float(s)
     if checks and not math.isfinite(update_norm):
         raise ValueError("the update contains NaN or Inf (a task gradient is not finite)")
     _accumulate(inputs, grads)
     diagnostics = {**agg.diagnostics, "one_backward": True}
-    return BackwardResult("one_backward", "constant", L_d, None, w, None, None, update_norm, diagnostics)
+    return BackwardResult("one_backward", "constant", L_d, None, w, None, None, update_norm, diagnostics,
+                          skipped=amp and not math.isfinite(update_norm))
 
 
 def _finish(backend: str, space: str, L: Tensor, G: Tensor, w: Tensor | None, agg: Aggregator,
@@ -443,14 +561,22 @@ def _spans(shared: list[Tensor], sizes: list[int] | None) -> list[tuple[int, int
 
 def _jacobian_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], sizes: list[int] | None, heads: list[Tensor],
                       aggs: list[Aggregator], task_weighting: str, chunk_size: int | None, retain_graph: bool,
-                      sync: Sync, terms: list[Tensor] | None) -> BackwardResult:
+                      sync: Sync, terms: list[Tensor] | None, amp: bool = False, s: Scale | None = None
+                      ) -> BackwardResult:
+    """With ``grad_scale``: the averaged J (the same on every rank) decides the skip, then is unscaled in place;
+    ``.grad`` gets ``s × update``."""
     inputs = shared + heads
     J = jacobian(L, inputs, chunk_size=chunk_size, retain_graph=retain_graph, terms=terms)
     sync.mean_(J)
+    if amp:
+        if not _finite(J):
+            return _skip("jacobian", "parameters", L_d, inputs)
+        J = _unscale(J, s)
+    spans = _spans(shared, sizes)
+    Gs = [check_gramian(gramian(J[:, c0:c1])) for _, _, c0, c1 in spans]  # every group's, before any method runs
     parts, sq_norm = [], 0.0
-    for agg, (p0, p1, c0, c1) in zip(aggs, _spans(shared, sizes)):
+    for agg, G, (p0, p1, c0, c1) in zip(aggs, Gs, spans):
         J_g = J[:, c0:c1]
-        G = check_gramian(gramian(J_g))
         w: Tensor | None = None
         if isinstance(agg, Weighting):
             w = _weights(agg, G, L_d, sync)
@@ -459,7 +585,7 @@ def _jacobian_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], sizes: list[
             update = agg(J_g, L_d)
             if agg.properties.randomised:
                 sync.broadcast_(update)
-        _accumulate(shared[p0:p1], _split(update, shared[p0:p1]))
+        _accumulate(shared[p0:p1], _split(_mul(update, s), shared[p0:p1]))
         norm = float(update.norm())
         sq_norm += norm * norm
         parts.append(_finish("jacobian", "parameters", L_d, G, w, agg, norm))
@@ -469,7 +595,7 @@ def _jacobian_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], sizes: list[
         if task_weighting == "weighted" and w is None:
             raise ValueError("task_weighting='weighted' needs an aggregator with weights")
         hw = torch.ones(J.shape[0], dtype=J.dtype, device=J.device) if task_weighting == "unweighted" else w
-        _accumulate(heads, _split(cast(Tensor, hw).to(J.dtype) @ J[:, P:], heads))
+        _accumulate(heads, _split(_mul(cast(Tensor, hw).to(J.dtype) @ J[:, P:], s), heads))
     return parts[0] if sizes is None else _grouped("jacobian", L_d, parts, sq_norm**0.5)
 
 
@@ -482,28 +608,39 @@ def _partial_gramian(J: Tensor) -> Tensor:
 
 def _jacobian_sharded(L: Tensor, L_d: Tensor, shared: list[Tensor], sizes: list[int] | None, heads: list[Tensor],
                       aggs: list[Aggregator], task_weighting: str, chunk_size: int | None, retain_graph: bool,
-                      sync: Sync, terms: list[Tensor] | None) -> BackwardResult:
+                      sync: Sync, terms: list[Tensor] | None, amp: bool = False, s: Scale | None = None
+                      ) -> BackwardResult:
     """The jacobian backend with ``comm="sharded"``: reduce-scatter J so that this rank holds the averaged
     columns [start, stop) of every task, sum the ranks' partial Gramians (one K×K all-reduce per group, in one
     call), weights from the global Gramian (the same on every rank), this rank's slice of ``w @ J`` (and of the
     heads' update), then one all-gather of the (P,) update. Bytes per rank: K·P·(W−1)/W + P·(W−1)/W + G·K²
-    (ring all-reduce of the Gramians)."""
+    (ring all-reduce of the Gramians).
+
+    With ``grad_scale`` the shard is unscaled in place and the skip is decided from the summed Gramians (the same
+    on every rank), the heads' columns included (one more K×K partial Gramian in the same all-reduce): a
+    non-finite entry in any rank's shard makes every rank skip."""
     J = jacobian(L, shared + heads, chunk_size=chunk_size, retain_graph=retain_graph, terms=terms)
     P_all = J.shape[1]
     Js, start, stop = sync.shard_mean_(J)
     del J
+    Js = _unscale(Js, s)
     spans = _spans(shared, sizes)
+    P = spans[-1][3]
     local = [(max(c0, start), min(c1, stop)) for _, _, c0, c1 in spans]  # each group's columns in this shard
-    Gs = sync.sum_(torch.stack([_partial_gramian(Js[:, a - start : max(a, b) - start]) for a, b in local]))
+    slabs = [_partial_gramian(Js[:, a - start : max(a, b) - start]) for a, b in local]
+    if amp and heads:
+        slabs.append(_partial_gramian(Js[:, min(max(P, start), stop) - start :]))
+    Gs = sync.sum_(torch.stack(slabs))
+    if amp and not _finite(Gs):
+        return _skip("jacobian", "parameters", L_d, shared + heads)
     part = torch.zeros(stop - start, dtype=Js.dtype, device=Js.device)
     Gc, ws = [], []
-    for agg, G, (a, b) in zip(aggs, Gs, local):
+    for agg, G, (a, b) in zip(aggs, Gs[: len(spans)], local):
         Gc.append(check_gramian(G))
         w = _weights(agg, Gc[-1], L_d, sync)
         ws.append(w)
         if a < b:
             part[a - start : b - start] = w.to(Js.dtype) @ Js[:, a - start : b - start]
-    P = spans[-1][3]
     if heads:
         if task_weighting == "weighted":
             hw = ws[0].to(Js.dtype)
@@ -516,12 +653,12 @@ def _jacobian_sharded(L: Tensor, L_d: Tensor, shared: list[Tensor], sizes: list[
     update = sync.gather_(part, P_all)
     parts, sq_norm = [], 0.0
     for agg, G, w, (p0, p1, c0, c1) in zip(aggs, Gc, ws, spans):
-        _accumulate(shared[p0:p1], _split(update[c0:c1], shared[p0:p1]))
+        _accumulate(shared[p0:p1], _split(_mul(update[c0:c1], s), shared[p0:p1]))
         norm = float(update[c0:c1].norm())
         sq_norm += norm * norm
         parts.append(_finish("jacobian", "parameters", L_d, G, w, agg, norm))
     if heads:
-        _accumulate(heads, _split(update[P:], heads))
+        _accumulate(heads, _split(_mul(update[P:], s), heads))
     return parts[0] if sizes is None else _grouped("jacobian", L_d, parts, sq_norm**0.5)
 
 
@@ -560,10 +697,12 @@ def _blocks(params: list[Tensor], K: int, block_numel: int) -> list[list[Tensor]
 
 def _gramian_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], sizes: list[int] | None, heads: list[Tensor],
                      aggs: list[Aggregator], task_weighting: str, chunk_size: int | None, block_numel: int,
-                     retain_graph: bool, sync: Sync, terms: list[Tensor] | None, sharded: bool = False
-                     ) -> BackwardResult:
+                     retain_graph: bool, sync: Sync, terms: list[Tensor] | None, sharded: bool = False,
+                     amp: bool = False, s: Scale | None = None) -> BackwardResult:
     """Sharded: each block is reduce-scattered (this rank's columns, averaged) instead of all-reduced, its
-    partial Gramian accumulated, and the groups' partial Gramians summed across ranks in one K×K all-reduce."""
+    partial Gramian accumulated, and the groups' partial Gramians summed across ranks in one K×K all-reduce.
+    With ``grad_scale`` each (reduced) block is unscaled before its Gramian, and the skip is decided from the
+    reduced Gramians (the same on every rank); ``L`` is already ``s·L``: the final backward gives ``s × update``."""
     K = L.shape[0]
     spans = _spans(shared, sizes)
     Gs = torch.zeros(len(spans), K, K, dtype=torch.float64, device=L.device)
@@ -571,10 +710,12 @@ def _gramian_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], sizes: list[i
         for block in _blocks(shared[p0:p1], K, block_numel):
             Jb = jacobian(L, block, chunk_size=chunk_size, retain_graph=True, terms=terms)
             Jb = sync.shard_mean_(Jb)[0] if sharded else sync.mean_(Jb)
-            Gs[g] += _partial_gramian(Jb)
+            Gs[g] += _partial_gramian(_unscale(Jb, s))
             del Jb
     if sharded:
         sync.sum_(Gs)
+    if amp and not _finite(Gs):
+        return _skip("gramian", "parameters", L_d, shared + heads)
     parts, grads, sq_norm = [], [], 0.0
     for g, (agg, (p0, p1, _, _)) in enumerate(zip(aggs, spans)):
         G = check_gramian(Gs[g])
@@ -611,13 +752,20 @@ def _per_task_rows(terms: list[Tensor], reps: list[Tensor], heads: list[Tensor]
 
 def _representation_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads: list[Tensor], reps: list[Tensor],
                             agg: Aggregator, task_weighting: str, chunk_size: int | None, retain_graph: bool,
-                            sync: Sync, terms: list[Tensor] | None) -> BackwardResult:
+                            sync: Sync, terms: list[Tensor] | None, amp: bool = False, s: Scale | None = None
+                            ) -> BackwardResult:
+    """With ``grad_scale`` the rows (of ``s·L_i``) stay scaled: the reduced Gramian is divided by s² and decides
+    the skip; ``w @ Jz`` is then ``s ×`` the cotangent, so the trunk's and heads' gradients come out scaled."""
     head_rows = None
     if terms is not None and chunk_size in (None, 1):  # the losses' graphs below the representation are usually
         Jz, head_rows = _per_task_rows(terms, reps, heads)  # disjoint heads: one backward each, heads included
     else:
         Jz = jacobian(L, reps, chunk_size=chunk_size, retain_graph=True)
     G = sync.representation_gramian_(gramian(Jz))
+    if amp:
+        G = _unscale_gramian(G, s)
+        if not _finite(G):
+            return _skip("representation", "representation", L_d, shared + heads)
     G = check_gramian(G)
     w = _weights(agg, G, L_d, sync)
     gz = _split(w.to(Jz.dtype) @ Jz, reps)

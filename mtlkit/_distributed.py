@@ -15,6 +15,11 @@ The per-task gradients travel in one of two ways (``comm``):
   numbers), every rank computes the same weights from the same Gramian, each combines its own shard of the
   update and an all-gather (:meth:`Sync.gather_`) assembles it ((K+1)/2× a DDP step's bytes). Both
   collectives are all-to-alls: byte-optimal, and faster than gloo's own reduce-scatter and all-gather.
+
+With ``grad_scale`` (mixed precision) the skip-or-aggregate decision must be the same on every rank, or the ranks
+would run different collectives: ``backward`` takes it from what the reductions made identical — the averaged
+losses, the all-reduced J (``"allreduce"``), the summed partial Gramians (``"sharded"``, with one more K×K slab for
+the task heads' columns, and the gramian backend) or the summed representation Gramian.
 """
 
 from __future__ import annotations

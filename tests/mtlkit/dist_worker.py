@@ -1,7 +1,8 @@
 """Worker for the 2-process distributed test (run by torchrun) and its single-process reference.
 
 Each rank trains a small trunk + 3 heads for a few SGD steps on its half of every global batch; the reference
-trains on the whole batch in one process. mtlkit.backward must make them agree."""
+trains on the whole batch in one process. mtlkit.backward must make them agree. ``dist_worker.py OUT amp`` runs
+the mixed-precision (``grad_scale``) steps instead (tests/mtlkit/test_grad_scale.py)."""
 
 from __future__ import annotations
 
@@ -90,6 +91,44 @@ def train(agg_name: str, backend: str, rank: int, world: int, comm: str = "auto"
     return torch.cat([p.detach().reshape(-1) for p in params]).tolist()
 
 
+# ``dist_worker.py OUT amp``: one step with ``grad_scale`` (float32 model). "none": a normal step; "trunk": the
+# last rank's task-0 loss ×1e36 (finite, but its scaled gradient overflows everywhere it reaches); "head": the same
+# only through head 0 (the trunk's columns stay finite, the heads' shard of a sharded J lies on the last rank).
+AMP_COMBOS = [("nash", "jacobian", "allreduce"), ("nash", "jacobian", "sharded"), ("upgrad", "gramian", "allreduce"),
+              ("upgrad", "gramian", "sharded"), ("upgrad", "representation", "auto")]
+AMP_BAD = ("none", "trunk", "head")
+AMP_SCALE = 2.0**16
+
+
+def amp_step(agg_name: str, backend: str, rank: int, world: int, comm: str = "auto", bad: str = "none",
+             grad_scale: float | None = AMP_SCALE) -> dict[str, Any]:
+    """.grad of every parameter after one ``mtlkit.backward`` with ``grad_scale`` (a tensor on the jacobian
+    backend, a float elsewhere), whether it skipped, and the aggregator's step count afterwards."""
+    trunk, heads = make_model()
+    trunk, heads = trunk.float(), heads.float()
+    agg = make_aggregator(agg_name)
+    assert not isinstance(agg, list)
+    g = torch.Generator().manual_seed(2000)
+    x = torch.randn(BATCH, 5, generator=g)
+    ys = torch.randn(BATCH, 3, generator=g)
+    local = slice(rank * BATCH // world, (rank + 1) * BATCH // world)
+    z = trunk(x[local])
+    losses = [nn.functional.mse_loss(h(z).squeeze(1), ys[local, i]) for i, h in enumerate(heads)]
+    if rank == world - 1 and bad == "trunk":
+        losses[0] = losses[0] * 1e36
+    if rank == world - 1 and bad == "head":
+        losses[0] = losses[0] + 1e36 * heads[0](z.detach()).mean()
+    scale: float | torch.Tensor | None = grad_scale
+    if grad_scale is not None and backend == "jacobian":
+        scale = torch.tensor(grad_scale)
+    result = mtlkit.backward(losses, trunk, agg, backend=backend, representation=z, task_params=heads, comm=comm,
+                             grad_scale=scale)
+    params = [*trunk.parameters(), *heads.parameters()]
+    state = agg.get_extra_state() if agg_name == "nash" else {}
+    return {"grad": torch.cat([p.grad.reshape(-1) for p in params]).tolist(), "skipped": result.skipped,
+            "step": int(state.get("step", -1))}
+
+
 def main() -> None:
     import torch.distributed as dist
 
@@ -108,6 +147,13 @@ def main() -> None:
 
     dist.all_reduce = counting(dist.all_reduce, all_to_all=False)
     dist.all_to_all_single = counting(dist.all_to_all_single, all_to_all=True)
+    if sys.argv[2:] == ["amp"]:
+        amp = {f"{a}/{b}/{c}/{bad}": amp_step(a, b, rank, world, comm=c, bad=bad) for a, b, c in AMP_COMBOS
+               for bad in AMP_BAD}
+        with open(f"{sys.argv[1]}/rank{rank}.json", "w") as fh:
+            json.dump(amp, fh)
+        dist.destroy_process_group()
+        return
     three = sys.argv[2:] == ["comm"]
     results = {} if three else {f"{a}/{b}": train(a, b, rank, world) for a, b in COMBOS}
     for a, b, c in THREE_RANK_COMBOS if three else COMM_COMBOS:

@@ -28,7 +28,7 @@ DEFAULTS = {
     "batch_size": "32", "lr": "0.0002", "weight_decay": "0.02", "ema_decay": "0.9999", "grad_clip": "1.0",
     "lr_schedule": "cosine", "warmup": "0", "seed": "0", "device": "auto", "precision": "fp32",
     "checkpoint_every": "500", "log_every": "10", "cache_dir": "DATA/.dancegen_features", "skeleton": "default",
-    "ema_warmup": "True",
+    "ema_warmup": "True", "data_workers": "0", "prefetch": "2", "compile": "False",
 }
 
 #: ``--recipe`` choices with what they are (``dancegen.train.config.RECIPES``; a test keeps them equal).
@@ -98,6 +98,13 @@ def train(
     device: Annotated[str | None, Opt(help="auto, cpu, cuda, cuda:N.", show_default=_d("device"))] = None,
     precision: Annotated[str | None, Opt(help="fp32, bf16 or fp16 autocast (CUDA only).",
                                          show_default=_d("precision"))] = None,
+    compile_model: Annotated[bool | None, Opt(
+        "--compile/--no-compile", show_default=_d("compile"), help="torch.compile the denoiser's forward (the first "
+        "steps are slower while it compiles; needs a C++ compiler on CPU).")] = None,
+    data_workers: Annotated[int | None, Opt(help="DataLoader worker processes loading batches ahead of the step (0: "
+                                                 "in the training process).", show_default=_d("data_workers"))] = None,
+    prefetch: Annotated[int | None, Opt(help="Batches each data worker loads ahead.", show_default=_d("prefetch"))
+                        ] = None,
     checkpoint_every: Annotated[int | None, Opt(help="Steps between checkpoints.",
                                                 show_default=_d("checkpoint_every"))] = None,
     log_every: Annotated[int | None, Opt(help="Steps between metrics.jsonl lines.", show_default=_d("log_every"))
@@ -130,7 +137,8 @@ def train(
         "model": _opts(model_opt, "--model-opt"), "steps": steps, "batch_size": batch_size, "lr": lr,
         "weight_decay": weight_decay, "ema_decay": ema_decay, "ema_warmup": ema_warmup, "recipe": recipe,
         "grad_clip": grad_clip, "lr_schedule": lr_schedule,
-        "warmup": warmup, "seed": seed, "device": device, "precision": precision,
+        "warmup": warmup, "seed": seed, "device": device, "precision": precision, "compile": compile_model,
+        "data_workers": data_workers, "prefetch": prefetch,
         "checkpoint_every": checkpoint_every, "log_every": log_every,
         "cache_dir": None if cache_dir is None else str(cache_dir), "skeleton": skeleton,
         "progress": False if no_progress else None, "debug_replica_hash": True if debug_replica_hash else None,

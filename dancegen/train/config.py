@@ -95,6 +95,9 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"
     precision: str = "fp32"
+    compile: bool = False
+    data_workers: int = 0
+    prefetch: int = 2
     checkpoint_every: int = 500
     keep_checkpoints: int = 2
     log_every: int = 10
@@ -181,8 +184,10 @@ class TrainConfig:
             raise DancegenError("no data directory: pass --data DIR (a FineDance-layout folder)")
         if not self.out:
             raise DancegenError("no output directory: pass --out runs/NAME")
-        _positive_int(self, "steps", "batch_size", "checkpoint_every", "log_every", "keep_checkpoints")
-        _non_negative_int(self, "warmup", "ema_start", "seed")
+        _positive_int(self, "steps", "batch_size", "checkpoint_every", "log_every", "keep_checkpoints", "prefetch")
+        _non_negative_int(self, "warmup", "ema_start", "seed", "data_workers")
+        if not isinstance(self.compile, bool):
+            raise DancegenError(f"compile must be true or false, got {self.compile!r}")
         for name in ("lr", "weight_decay", "grad_clip", "min_lr_ratio"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:

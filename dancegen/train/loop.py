@@ -20,10 +20,14 @@ from torch import Tensor, nn
 
 from ..errors import DancegenError
 from ..motion.layout import NUM_CHANNELS
+from .batches import BatchStream
 from .config import TrainConfig
 from .distributed import DistInfo, barrier, broadcast_module, init_distributed, shard, shutdown
 from .monitor import Monitor
-from .state import RunState, build_run, restore, save
+from .state import RunState, build_run, restore, save, takes_one_backward
+
+#: the longest the progress bar and the non-finite check wait for the device's numbers
+FLUSH_SECONDS = 2.0
 
 
 def resolve_device(name: str) -> str:
@@ -69,9 +73,18 @@ class Trainer:
         elif self.dist.enabled:
             r.ema.load_state_dict(r.model.state_dict())
         self._autocast = self._autocast_context()
+        cuda = self.device.startswith("cuda")
+        #: the run's batches, loaded ahead in ``cfg.data_workers`` worker processes (pinned memory on CUDA)
+        self.stream = BatchStream(r.dataset, r.sampler, self.cfg.batch_size, self.dist, self.cfg.data_workers,
+                                  self.cfg.prefetch, pin_memory=cuda)
+        #: the denoiser's forward (compiled with ``cfg.compile``; the module, its state dict and EMA stay as they are)
+        self.forward = torch.compile(r.model) if self.cfg.compile else r.model
+        #: steps whose losses are read off the device together: every step on CPU (reading costs nothing there),
+        #: ``log_every`` on CUDA (the host queues steps ahead), and at least every FLUSH_SECONDS for the progress bar
+        self.flush_every = self.cfg.log_every if cuda else 1
         #: ONE backward of Σ w_i L_i per step (no per-task gradient): loss-based methods, and constant weights
         #: (``linear``) unless ``--backend`` asks for the per-task gradients (whatever ``shared`` says).
-        self.one_backward = _takes_one_backward(r.aggregator, len(self.cfg.aggregated_tasks), self.cfg.backend)
+        self.one_backward = takes_one_backward(r.aggregator, len(self.cfg.aggregated_tasks), self.cfg.backend)
         #: What :meth:`fit` did (set when it returns): ``steps`` (the run's step count), ``steps_run``, ``seconds``
         #: (wall time of the loop), ``checkpoint`` and ``last`` (the final step's metrics.jsonl record, or None
         #: when no step ran).
@@ -86,10 +99,11 @@ class Trainer:
         return lambda: torch.autocast("cuda", dtype=dtype)
 
     def _draw(self) -> dict[str, Any]:
-        """The global batch and its random draws (identical on every rank), then this rank's slice."""
+        """The global batch's random draws (identical on every rank) and this rank's slice of them and its windows
+        (from :attr:`stream`, maybe loaded ahead in workers)."""
         r, cfg = self.run, self.cfg
         B = cfg.batch_size
-        idx = r.sampler.next(B)
+        idx, windows = self.stream.next()
         g = r.generators["diffusion"]
         t = r.scheduler.sample_timesteps(B, generator=g)
         noise = torch.randn((B, r.window, NUM_CHANNELS), generator=g)
@@ -97,37 +111,33 @@ class Trainer:
         labels = torch.tensor([r.dataset.sequences[r.dataset.index[i].sequence].genre for i in idx.tolist()])
         texts = r.genre.draw_texts(labels, r.generators["text"])
         sl = shard(B, self.dist)
-        items = [r.dataset[i] for i in idx[sl].tolist()]
-        return {
-            "motion": torch.stack([it["motion"] for it in items]),
-            "music": torch.stack([it["music"] for it in items]),
-            "genre": torch.tensor([it["genre"] for it in items], dtype=torch.long),
-            "hands": torch.tensor([bool(it["hands_present"]) for it in items]),
-            "t": t[sl], "noise": noise[sl], "drop": drop[sl], "texts": None if texts is None else texts[sl],
-        }
+        return windows | {"t": t[sl], "noise": noise[sl], "drop": drop[sl],
+                          "texts": None if texts is None else texts[sl]}
 
     def train_step(self) -> dict[str, Any]:
-        """One optimisation step; returns the mtlkit result and the numbers that are logged."""
+        """One optimisation step. Returns the mtlkit result and what is logged, as device tensors: ``losses``
+        (every task, in ``cfg.tasks`` order) and ``grad_norm``, with ``step``, ``lr`` and ``tic`` (host time at
+        the start). Nothing here waits for the device: :meth:`_flush` reads the values (one transfer for many
+        steps) and checks they are finite."""
         import mtlkit
 
         from ..losses import task_loss_terms
 
         r, cfg, dev = self.run, self.cfg, self.device
         tic = time.perf_counter()
-        batch: dict[str, Any] = {k: v.to(dev) if isinstance(v, Tensor) else v for k, v in self._draw().items()}
+        pinned = self.stream.pinned
+        batch: dict[str, Any] = {k: v.to(dev, non_blocking=pinned) if isinstance(v, Tensor) else v
+                                 for k, v in self._draw().items()}
         genre_emb, logits = r.genre.condition(batch["genre"], batch["texts"], dev)
         with torch.no_grad():
             x0 = r.normalizer.normalize(batch["motion"])
         x_t = r.scheduler.add_noise(x0, batch["noise"], batch["t"])
         with self._autocast():
-            x0_pred = r.model(x_t, batch["t"], batch["music"], genre_emb, batch["drop"])
+            x0_pred = self.forward(x_t, batch["t"], batch["music"], genre_emb, batch["drop"])
         x0_pred = x0_pred.float()
         terms = task_loss_terms(x0_pred, x0, r.skeleton, None if logits is None else logits.float(),
                                 batch["genre"], cfg.tasks, batch["hands"], r.normalizer)
-        names, losses = list(terms), torch.stack(list(terms.values()))
-        if not bool(torch.isfinite(losses).all()):
-            raise DancegenError(f"non-finite training loss at step {r.step + 1}: "
-                                f"{dict(zip(names, losses.tolist()))}; lower --lr or check the data")
+        losses = torch.stack([v.detach() for v in terms.values()])
         for p in r.params:
             p.grad = None
         agg_tasks = cfg.aggregated_tasks
@@ -140,11 +150,10 @@ class Trainer:
         try:
             result = mtlkit.backward(agg_losses, r.shared_params, r.aggregator, backend=backend, **kwargs)
         except ValueError as exc:  # e.g. non-finite gradients: the run diverged
-            raise DancegenError(f"step {r.step + 1}: {exc}; lower --lr or --grad-clip") from None
-        loss_values = dict(zip(agg_tasks, result.losses.tolist()))
+            values = dict(zip(terms, losses.tolist()))
+            raise DancegenError(f"step {r.step + 1}: {exc} (losses {values}); lower --lr or --grad-clip") from None
         if r.task_params:  # shared="trunk": L_C trains the classifier head by its own gradient (synced)
-            head = mtlkit.backward([terms["C"]], r.task_params, r.head_aggregator)  # linear: one backward
-            loss_values["C"] = float(head.losses[0])
+            mtlkit.backward([terms["C"]], r.task_params, r.head_aggregator)  # linear: one backward
         grad_norm = _clip(r.params, cfg.grad_clip)
         lr = lr_at(cfg, r.step)
         for group in r.optimizer.param_groups:
@@ -153,16 +162,36 @@ class Trainer:
         if type(r.aggregator).after_step is not mtlkit.Aggregator.after_step:  # FAMO: the losses after the step
             with torch.no_grad(), self._autocast():
                 emb, new_logits = r.genre.condition(batch["genre"], batch["texts"], dev)
-                new_pred = r.model(x_t, batch["t"], batch["music"], emb, batch["drop"]).float()
+                new_pred = self.forward(x_t, batch["t"], batch["music"], emb, batch["drop"]).float()
             new_terms = task_loss_terms(new_pred, x0, r.skeleton, None if new_logits is None else new_logits.float(),
                                         batch["genre"], cfg.tasks, batch["hands"], r.normalizer)
             mtlkit.after_step(r.aggregator, [new_terms[t] for t in agg_tasks])
         _ema_update(r.ema, r.model, cfg.ema_decay_at(r.step))
         r.step += 1
-        if dev.startswith("cuda"):
-            torch.cuda.synchronize()
-        return {"result": result, "losses": [loss_values[t] for t in names], "lr": lr, "grad_norm": grad_norm,
-                "step_time": time.perf_counter() - tic}
+        return {"result": result, "losses": losses, "lr": lr, "grad_norm": grad_norm, "step": r.step, "tic": tic}
+
+    def _flush(self, pending: list[dict[str, Any]], mon: Monitor) -> dict[str, Any] | None:
+        """Read the pending steps' losses and gradient norms off the device in one transfer, stop on a non-finite
+        loss, hand every step to the monitor (the logging steps' full records to metrics.jsonl) and return the
+        last step's record. ``step_time`` is the pending steps' wall time, from the first one's start to the
+        transfer, over their number (on a GPU the host runs ahead, so only that average means anything)."""
+        if not pending:
+            return None
+        cfg = self.cfg
+        rows = torch.stack([torch.cat([o["losses"].float(), o["grad_norm"].float().reshape(1)])
+                            for o in pending]).tolist()
+        step_time = (time.perf_counter() - pending[0]["tic"]) / len(pending)
+        log: dict[str, Any] | None = None
+        for o, row in zip(pending, rows):
+            values, step = row[:-1], o["step"]
+            if not all(math.isfinite(v) for v in values):
+                raise DancegenError(f"non-finite training loss at step {step}: {dict(zip(cfg.tasks, values))}; "
+                                    f"lower --lr or check the data")
+            log = _record(step, o | {"losses": values, "grad_norm": row[-1], "step_time": step_time}, cfg.tasks,
+                          cfg.aggregated_tasks, self.nash_floor)
+            weights = None if log["weights"] is None else [log["weights"].get(t) for t in cfg.tasks]
+            mon.step(step, values, weights, log if step % cfg.log_every == 0 or step == cfg.steps else None)
+        return log
 
     # -- the loop ------------------------------------------------------------------------------------------------
 
@@ -199,6 +228,8 @@ class Trainer:
         start, tic = r.step, time.perf_counter()
         r.model.train()
         r.controller.train()
+        pending: list[dict[str, Any]] = []
+        flushed = time.perf_counter()
         try:
             with Monitor(self.out, cfg.steps, r.step, list(cfg.tasks), enabled=info.is_main, progress=cfg.progress,
                          tensorboard=cfg.tensorboard) as mon:
@@ -206,38 +237,25 @@ class Trainer:
                 if r.step >= cfg.steps:
                     mon.message(f"already trained for {r.step} ≥ {cfg.steps} steps; nothing to do")
                 for _ in range(r.step, cfg.steps):
-                    out = self.train_step()
-                    log = _record(r.step, out, cfg.tasks, cfg.aggregated_tasks, self.nash_floor)
-                    weights = None if log["weights"] is None else [log["weights"].get(t) for t in cfg.tasks]
-                    logged = r.step % cfg.log_every == 0 or r.step == cfg.steps
-                    mon.step(r.step, out["losses"], weights, log if logged else None)
-                    record = log
-                    if r.step % cfg.checkpoint_every == 0 or r.step == cfg.steps:
+                    pending.append(self.train_step())
+                    step = r.step
+                    checkpoint = step % cfg.checkpoint_every == 0 or step == cfg.steps
+                    if (checkpoint or step % cfg.log_every == 0 or len(pending) >= self.flush_every
+                            or time.perf_counter() - flushed >= FLUSH_SECONDS):
+                        record = self._flush(pending, mon) or record
+                        pending, flushed = [], time.perf_counter()
+                    if checkpoint:
                         if info.is_main:
-                            last = save(r, self.out)
+                            last = save(r, self.out, self.stream.state())
                         barrier(info, "rank 0 writing the checkpoint")
                 if cfg.debug_replica_hash:
                     write_replica_hash(self.out, r.model, info)
         finally:
+            self.stream.close()
             shutdown(info)
         self.summary = {"steps": r.step, "steps_run": r.step - start, "seconds": time.perf_counter() - tic,
                         "checkpoint": last, "last": record}
         return last
-
-
-def _takes_one_backward(aggregator: Any, k: int, backend: str) -> bool:
-    """Whether mtlkit takes one backward of Σ w_i L_i: a loss-based method (any backend), or constant weights
-    (``linear``) under ``backend="auto"`` (an explicit backend asks for the per-task gradients)."""
-    import mtlkit
-
-    if isinstance(aggregator, mtlkit.LossWeighting) and aggregator.properties.loss_based:
-        return True
-    if backend != "auto":
-        return False
-    try:
-        return mtlkit.constant_weights(aggregator, k, torch.zeros(())) is not None
-    except ValueError as exc:  # e.g. linear with a weight count other than the number of tasks
-        raise DancegenError(f"aggregator {aggregator.name or type(aggregator).__name__!r}: {exc}") from None
 
 
 def _record(step: int, out: dict[str, Any], tasks: list[str], agg_tasks: list[str],
@@ -276,13 +294,15 @@ def _weight_bound(d: dict[str, Any], floor: float) -> dict[str, Any]:
     return out
 
 
-def _clip(params: list[Tensor], max_norm: float) -> float:
+def _clip(params: list[Tensor], max_norm: float) -> Tensor:
+    """Clip the gradients' global norm to ``max_norm`` (> 0) and return the norm before clipping (a device tensor:
+    no synchronisation)."""
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
-        return 0.0
+        return torch.zeros(())
     if max_norm > 0:
-        return float(torch.nn.utils.clip_grad_norm_(params, max_norm))
-    return float(torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads])))
+        return torch.nn.utils.clip_grad_norm_(params, max_norm)
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
 
 
 @torch.no_grad()

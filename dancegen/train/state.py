@@ -179,9 +179,25 @@ def build_aggregator(cfg: TrainConfig, generator: torch.Generator) -> tuple[Any,
     return agg, backend
 
 
+def takes_one_backward(aggregator: Any, k: int, backend: str) -> bool:
+    """Whether mtlkit takes one backward of Σ w_i L_i: a loss-based method (any backend), or constant weights
+    (``linear``) under ``backend="auto"`` (an explicit backend asks for the per-task gradients)."""
+    import mtlkit
+
+    if isinstance(aggregator, mtlkit.LossWeighting) and aggregator.properties.loss_based:
+        return True
+    if backend != "auto":
+        return False
+    try:
+        return mtlkit.constant_weights(aggregator, k, torch.zeros(())) is not None
+    except ValueError as exc:  # e.g. linear with a weight count other than the number of tasks
+        raise DancegenError(f"aggregator {aggregator.name or type(aggregator).__name__!r}: {exc}") from None
+
+
 def preflight(cfg: TrainConfig) -> None:
     """Fail fast on unknown aggregator, music-encoder and genre-controller names, a data directory that is not
-    one, and an output folder that cannot be written (before any data is read)."""
+    one, an output folder that cannot be written and ``compile`` with per-task parameter gradients (before any data
+    is read)."""
     import mtlkit
 
     from ..features import parse_encoder_spec
@@ -197,6 +213,18 @@ def preflight(cfg: TrainConfig) -> None:
     for name in parse_encoder_spec(cfg.music_encoders):
         MUSIC_ENCODERS.get(name)
     GENRE_CONTROLLERS.get(cfg.genre_controller)
+    if cfg.compile:
+        check_compile(cfg)
+
+
+def check_compile(cfg: TrainConfig) -> None:
+    """``compile`` needs ONE backward through the denoiser per step: a compiled graph's backward cannot run once per
+    task (it frees its saved tensors), so per-task gradients must be taken in representation space or not at all."""
+    aggregator, backend = build_aggregator(cfg, torch.Generator())
+    if backend != "representation" and not takes_one_backward(aggregator, len(cfg.aggregated_tasks), cfg.backend):
+        raise DancegenError(f"--compile needs one backward through the model per step, but aggregator "
+                            f"{cfg.aggregator!r} with --backend {cfg.backend} takes one per task: add --shared "
+                            f"representation, or use a fixed-weight or loss-based method (linear, dwa, uw, famo, …)")
 
 
 def _check_resume(ckpt: dict[str, Any], cfg: TrainConfig, encoder: Any, genre: GenreInputs) -> None:
@@ -303,8 +331,10 @@ def build_run(cfg: TrainConfig, device: str, dist: DistInfo, resume: bool) -> Ru
                     checkpoint=ckpt_dir)
 
 
-def save(r: RunState, out: Path) -> Path:
-    """Write a checkpoint of the current step (rank 0)."""
+def save(r: RunState, out: Path, data_state: dict[str, Any] | None = None) -> Path:
+    """Write a checkpoint of the current step (rank 0). ``data_state`` is the data order after the last batch
+    trained (:meth:`~dancegen.train.batches.BatchStream.state`: the sampler's state and its generator's) when
+    batches were drawn ahead; by default the live sampler's."""
     import mtlkit
 
     from .. import __version__
@@ -326,9 +356,17 @@ def save(r: RunState, out: Path) -> Path:
     trees = {
         "optimizer": r.optimizer.state_dict(),
         "aggregator": r.aggregator.state_dict(),
-        "rng": {"generators": rng_states(r.generators), "sampler": r.sampler.state_dict()},
+        "rng": _rng_tree(r, data_state),
     }
     return save_checkpoint(out, r.step, config, parts.flat, trees, keep=cfg.keep_checkpoints, files=parts.files)
+
+
+def _rng_tree(r: RunState, data_state: dict[str, Any] | None) -> dict[str, Any]:
+    generators = rng_states(r.generators)
+    if data_state is None:
+        return {"generators": generators, "sampler": r.sampler.state_dict()}
+    sampler = {k: v for k, v in data_state.items() if k != "generator"}
+    return {"generators": generators | {"data": data_state["generator"]}, "sampler": sampler}
 
 
 def restore(r: RunState, folder: Path) -> None:

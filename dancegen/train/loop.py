@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import math
 import time
-from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +71,6 @@ class Trainer:
             restore(r, r.checkpoint)
         elif self.dist.enabled:
             r.ema.load_state_dict(r.model.state_dict())
-        self._autocast = self._autocast_context()
         cuda = self.device.startswith("cuda")
         #: the run's batches, loaded ahead in ``cfg.data_workers`` worker processes (pinned memory on CUDA)
         self.stream = BatchStream(r.dataset, r.sampler, self.cfg.batch_size, self.dist, self.cfg.data_workers,
@@ -91,12 +89,6 @@ class Trainer:
         self.summary: dict[str, Any] | None = None
 
     # -- one step ------------------------------------------------------------------------------------------------
-
-    def _autocast_context(self) -> Any:
-        if self.cfg.precision == "fp32" or not self.device.startswith("cuda"):
-            return nullcontext
-        dtype = torch.bfloat16 if self.cfg.precision == "bf16" else torch.float16
-        return lambda: torch.autocast("cuda", dtype=dtype)
 
     def _draw(self) -> dict[str, Any]:
         """The global batch's random draws (identical on every rank) and this rank's slice of them and its windows
@@ -132,7 +124,7 @@ class Trainer:
         with torch.no_grad():
             x0 = r.normalizer.normalize(batch["motion"])
         x_t = r.scheduler.add_noise(x0, batch["noise"], batch["t"])
-        with self._autocast():
+        with r.precision.autocast():
             x0_pred = self.forward(x_t, batch["t"], batch["music"], genre_emb, batch["drop"])
         x0_pred = x0_pred.float()
         terms = task_loss_terms(x0_pred, x0, r.skeleton, None if logits is None else logits.float(),
@@ -142,33 +134,37 @@ class Trainer:
             p.grad = None
         agg_tasks = cfg.aggregated_tasks
         agg_losses = [terms[t] for t in agg_tasks]  # separate scalars: each differentiated over its own graph
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = {"grad_scale": r.precision.grad_scale(dev)}
         backend = "auto" if self.one_backward else r.backend
         if backend == "representation":
             reps = [x0_pred] + ([logits] if logits is not None and logits.requires_grad else [])
-            kwargs = {"representation": reps}
+            kwargs["representation"] = reps
         try:
             result = mtlkit.backward(agg_losses, r.shared_params, r.aggregator, backend=backend, **kwargs)
         except ValueError as exc:  # e.g. non-finite gradients: the run diverged
             values = dict(zip(terms, losses.tolist()))
             raise DancegenError(f"step {r.step + 1}: {exc} (losses {values}); lower --lr or --grad-clip") from None
         if r.task_params:  # shared="trunk": L_C trains the classifier head by its own gradient (synced)
-            mtlkit.backward([terms["C"]], r.task_params, r.head_aggregator)  # linear: one backward
-        grad_norm = _clip(r.params, cfg.grad_clip)
+            mtlkit.backward([terms["C"]], r.task_params, r.head_aggregator,  # linear: one backward
+                            grad_scale=kwargs["grad_scale"])
         lr = lr_at(cfg, r.step)
         for group in r.optimizer.param_groups:
             group["lr"] = lr
-        r.optimizer.step()
-        if type(r.aggregator).after_step is not mtlkit.Aggregator.after_step:  # FAMO: the losses after the step
-            with torch.no_grad(), self._autocast():
+        # fp16: unscale, clip, step unless the gradients overflowed (mtlkit then left the aggregator's state as it
+        # was), and adapt the loss scale; otherwise clip and step
+        grad_norm, stepped = r.precision.step(r.optimizer, lambda: _clip(r.params, cfg.grad_clip))
+        if stepped and type(r.aggregator).after_step is not mtlkit.Aggregator.after_step:  # FAMO: losses after the step
+            with torch.no_grad(), r.precision.autocast():
                 emb, new_logits = r.genre.condition(batch["genre"], batch["texts"], dev)
                 new_pred = self.forward(x_t, batch["t"], batch["music"], emb, batch["drop"]).float()
             new_terms = task_loss_terms(new_pred, x0, r.skeleton, None if new_logits is None else new_logits.float(),
                                         batch["genre"], cfg.tasks, batch["hands"], r.normalizer)
             mtlkit.after_step(r.aggregator, [new_terms[t] for t in agg_tasks])
-        _ema_update(r.ema, r.model, cfg.ema_decay_at(r.step))
+        if stepped:
+            _ema_update(r.ema, r.model, cfg.ema_decay_at(r.step))
         r.step += 1
-        return {"result": result, "losses": losses, "lr": lr, "grad_norm": grad_norm, "step": r.step, "tic": tic}
+        return {"result": result, "losses": losses, "lr": lr, "grad_norm": grad_norm, "step": r.step, "tic": tic,
+                "skipped": not stepped}
 
     def _flush(self, pending: list[dict[str, Any]], mon: Monitor) -> dict[str, Any] | None:
         """Read the pending steps' losses and gradient norms off the device in one transfer, stop on a non-finite
@@ -269,12 +265,13 @@ def _record(step: int, out: dict[str, Any], tasks: list[str], agg_tasks: list[st
     weights = None
     if d.get("weights") is not None:
         weights = dict.fromkeys(tasks, 1.0) | dict(zip(agg_tasks, d["weights"]))
-    skip = {"backend", "space", "losses", "weights", "gradient_norms", "cosine", "update_norm"}
+    skip = {"backend", "space", "losses", "weights", "gradient_norms", "cosine", "update_norm", "skipped"}
     record = {"step": step, "lr": out["lr"], "step_time": out["step_time"],
               "losses": dict(zip(tasks, out["losses"])), "weights": weights,
               "gradient_norms": None if d["gradient_norms"] is None else dict(zip(agg_tasks, d["gradient_norms"])),
               "cosine": d["cosine"], "cosine_tasks": agg_tasks, "space": d["space"], "backend": d["backend"],
-              "grad_norm": out["grad_norm"], "update_norm": d["update_norm"],
+              "grad_norm": out["grad_norm"] if math.isfinite(out["grad_norm"]) else None,
+              "skipped": out["skipped"], "update_norm": d["update_norm"],
               "diagnostics": {k: v for k, v in d.items() if k not in skip}}
     if nash_floor is not None:
         record["weight_bound"] = _weight_bound(d, nash_floor)

@@ -3,9 +3,11 @@
 Each ``metrics.jsonl`` line is one logged step: ``step``, ``lr``, ``step_time`` (s), ``losses`` / ``losses_avg``
 (per task: this step, and the mean since the previous line), ``weights`` (the aggregator's, per task),
 ``gradient_norms`` (per task, in the space named by ``space``), ``cosine`` (K×K), ``grad_norm`` (total, before
-clipping), ``update_norm`` and the aggregator's ``diagnostics``; under Nash-MTL also ``weight_bound`` (the weights
-against the ``min_norm_ratio`` floor: largest/smallest weight, how many tasks were floored). A method that takes one
-backward (``linear``, loss-based methods) logs no gradient norms or cosines (None).
+clipping; None on a step skipped for overflow), ``skipped`` (fp16: the gradients overflowed, the loss scale was
+lowered and neither the optimiser nor the EMA stepped), ``update_norm`` and the aggregator's ``diagnostics``; under
+Nash-MTL also ``weight_bound`` (the weights against the ``min_norm_ratio`` floor: largest/smallest weight, how many
+tasks were floored). A method that takes one backward (``linear``, loss-based methods) logs no gradient norms or
+cosines (None).
 """
 
 from __future__ import annotations

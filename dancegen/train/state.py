@@ -6,7 +6,7 @@ from __future__ import annotations
 import copy
 import inspect
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -41,6 +41,7 @@ from .checkpoint import restore_rng_states, rng_states
 from .config import TrainConfig
 from .distributed import DistInfo, barrier
 from .genre_inputs import GenreInputs
+from .precision import Precision
 from .run_folder import foreign_entries, has_checkpoint
 
 GENERATORS = ("data", "diffusion", "text", "aggregator")
@@ -118,6 +119,8 @@ class RunState:
     window: int
     step: int = 0
     checkpoint: Path | None = None
+    #: autocast and the fp16 gradient scaler (``cfg.precision`` on CUDA; fp32 on the CPU)
+    precision: Precision = field(default_factory=lambda: Precision("fp32", "cpu"))
 
     def components(self) -> Components:
         """The run's model components (weights: the raw ones) as :mod:`dancegen.checkpoint` saves them."""
@@ -274,6 +277,7 @@ def build_run(cfg: TrainConfig, device: str, dist: DistInfo, resume: bool) -> Ru
     from ..model import ModelConfig
 
     preflight(cfg)
+    cuda = device.startswith("cuda")
     out = Path(cfg.out).expanduser()
     data_dir = Path(cfg.data).expanduser()
     if not any(data_dir.iterdir()):
@@ -328,7 +332,8 @@ def build_run(cfg: TrainConfig, device: str, dist: DistInfo, resume: bool) -> Ru
                     backend=backend, head_aggregator=mtlkit.get_aggregator("linear"),
                     scheduler=DiffusionScheduler(), generators=generators,
                     sampler=EpochSampler(len(dataset), generators["data"]), window=dataset.window,
-                    checkpoint=ckpt_dir)
+                    checkpoint=ckpt_dir,
+                    precision=Precision(cfg.precision if cuda else "fp32", "cuda" if cuda else "cpu"))
 
 
 def save(r: RunState, out: Path, data_state: dict[str, Any] | None = None) -> Path:
@@ -353,11 +358,13 @@ def save(r: RunState, out: Path, data_state: dict[str, Any] | None = None) -> Pa
                                                            if k != "generator"}, "backend": r.backend},
         "tasks": list(cfg.tasks),
     }
-    trees = {
+    trees: dict[str, Any] = {
         "optimizer": r.optimizer.state_dict(),
         "aggregator": r.aggregator.state_dict(),
         "rng": _rng_tree(r, data_state),
     }
+    if r.precision.scaler is not None:
+        trees["scaler"] = r.precision.state_dict()
     return save_checkpoint(out, r.step, config, parts.flat, trees, keep=cfg.keep_checkpoints, files=parts.files)
 
 
@@ -385,4 +392,6 @@ def restore(r: RunState, folder: Path) -> None:
     rng = load_tree(folder, "rng")
     restore_rng_states(rng["generators"], r.generators)
     r.sampler.load_state_dict(rng["sampler"])
+    if r.precision.scaler is not None and (folder / "scaler.json").is_file():  # an fp16 run's loss scale
+        r.precision.load_state_dict(load_tree(folder, "scaler"))
     r.step = int(ckpt["step"])

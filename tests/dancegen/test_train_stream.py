@@ -4,6 +4,7 @@ resumed run equal to an uninterrupted one."""
 
 from __future__ import annotations
 
+import copy
 import json
 from pathlib import Path
 
@@ -21,6 +22,17 @@ from dancegen.train.monitor import Monitor
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
     return tiny_data(tmp_path_factory, "stream")
+
+
+def _same(a: object, b: object) -> bool:
+    """Equal nested state (tensors compared exactly)."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(map(_same, a, b))
+    return a == b
 
 
 def _metrics(run: Path) -> list[dict]:
@@ -100,3 +112,55 @@ def test_a_non_finite_loss_read_later_names_its_step(data, tmp_path):
         mtlkit.set_input_checks(previous)
         trainer.stream.close()
     assert [x["step"] for x in _metrics(tmp_path / "run")] == [1, 2]
+
+
+def test_fp16_with_a_loss_scaler_trains_and_skips_overflowing_steps(data, tmp_path):
+    """fp16 autocast with a GradScaler (CPU autocast stands in for CUDA's here): Nash-MTL sees unscaled per-task
+    gradients, so a step's weights equal fp32's to fp16 rounding; a scale so large that the gradients overflow
+    skips the step (parameters, EMA and Nash's state untouched, the scale halved, ``skipped`` logged); the scale is
+    in the checkpoint and comes back on resume."""
+    from dancegen.train.precision import Precision
+    from dancegen.train.state import restore
+
+    runs = {}
+    for name in ("fp32", "fp16"):
+        trainer = Trainer(make_cfg(data, tmp_path / name, steps=1, aggregator="nash", model={"dropout": 0.0}))
+        if name == "fp16":
+            trainer.run.precision = Precision("fp16", "cpu")
+        runs[name] = trainer.train_step()
+        trainer.stream.close()
+    w32, w16 = runs["fp32"]["result"].weights, runs["fp16"]["result"].weights
+    torch.testing.assert_close(w16.float(), w32.float(), rtol=0.05, atol=0.0)
+
+    trainer = Trainer(make_cfg(data, tmp_path / "run", steps=3, aggregator="nash", checkpoint_every=1,
+                               keep_checkpoints=5))
+    r = trainer.run
+    r.precision = Precision("fp16", "cpu")
+    assert r.precision.scaler is not None
+    r.precision.scaler.scale(torch.ones(()))  # the scaler starts its scale lazily
+    r.precision.scaler.load_state_dict(r.precision.scaler.state_dict() | {"scale": 3e38})
+    before = [p.detach().clone() for p in r.model.parameters()]
+    ema = [p.detach().clone() for p in r.ema.parameters()]
+    nash = copy.deepcopy(r.aggregator.state_dict())
+    out = trainer.train_step()
+    assert out["skipped"]
+    assert out["result"].skipped
+    assert all(torch.equal(a, b) for a, b in zip(before, r.model.parameters()))
+    assert all(torch.equal(a, b) for a, b in zip(ema, r.ema.parameters()))
+    assert _same(nash, r.aggregator.state_dict())
+    assert r.precision.scaler.get_scale() == pytest.approx(1.5e38)
+    out = trainer.train_step()  # 1.5e38 overflows too; then a finite step from a usable scale
+    r.precision.scaler.load_state_dict(r.precision.scaler.state_dict() | {"scale": 1024.0})
+    out = trainer.train_step()
+    assert not out["skipped"]
+    assert not all(torch.equal(a, b) for a, b in zip(before, r.model.parameters()))
+    from dancegen.train.state import save
+
+    folder = save(r, tmp_path / "run", trainer.stream.state())
+    trainer.stream.close()
+    fresh = Trainer(make_cfg(data, tmp_path / "run2", steps=3, aggregator="nash"))
+    fresh.run.precision = Precision("fp16", "cpu")
+    restore(fresh.run, folder)
+    assert fresh.run.precision.scaler is not None
+    assert fresh.run.precision.scaler.get_scale() == r.precision.scaler.get_scale()
+    fresh.stream.close()

@@ -1,4 +1,4 @@
-"""DDIM-50 against few-step DPM-Solver++(2M) with the bundled model: time and whole-song quality.
+"""DDIM-50 against few-step solvers (DPM-Solver++(2M), UniPC, …) with the bundled model: time and whole-song quality.
 
 Generates a procedural song (``dancegen.demo.synth_song``, the genre's synthesised music with known beats) with the
 bundled model (``dancegen.checkpoint.default_checkpoint_dir()``, what ``dancegen generate`` uses by default) and
@@ -7,14 +7,18 @@ sampling time, the long-form figures of :meth:`DancePipeline.quality` (seam rati
 the song's beats; per configuration: the mean, and an FID_k-style Fréchet distance between the kinetic features of
 its 4-s slices and those of the baseline's (body joints, root-relative, as the gcdance protocol prepares them).
 The baseline's own seed-to-seed spread (min–max over seeds) is printed beside it, and each mean as a ratio to it.
+A configuration is SAMPLER:STEPS (any of ``dancegen.pipeline.SAMPLERS``) with an optional :ETA for DDIM (else
+``--eta``). With ``--json`` the per-run rows go to stderr as they finish and the summary to stdout.
 
     .venv/bin/python benchmarks/samplers.py --seconds 24 --seeds 0 1 2 --configs ddim:50 dpmpp_2m:10 dpmpp_2m:20
+    .venv/bin/python benchmarks/samplers.py --seconds 20 --configs ddim:50 unipc:10 unipc:20 ddim:20:0
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from typing import Any
 
@@ -41,8 +45,9 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=24.0)
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--configs", nargs="+", default=["ddim:50", "dpmpp_2m:10", "dpmpp_2m:20"],
-                    help="SAMPLER:STEPS; the first is the baseline")
-    ap.add_argument("--eta", type=float, default=1.0, help="DDIM η (dpmpp_2m is deterministic)")
+                    help="SAMPLER:STEPS[:ETA]; the first is the baseline")
+    ap.add_argument("--eta", type=float, default=1.0,
+                    help="DDIM η where a config gives none (the other samplers ignore it)")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
@@ -55,14 +60,20 @@ def main() -> None:
     pipe = DancePipeline.from_checkpoint()
     audio, sr, beats, bpm = synth_song(args.genre, args.seconds, seed=0)
     pipe(audio[: 4 * sr], sr, genre=args.genre, steps=2, cleanup="none")  # warm-up
-    configs = [(c.split(":")[0], int(c.split(":")[1])) for c in args.configs]
+    configs: list[tuple[str, int, float, str]] = []
+    for c in args.configs:
+        parts = c.split(":")
+        if len(parts) not in (2, 3):
+            ap.error(f"--configs {c!r}: expected SAMPLER:STEPS[:ETA]")
+        eta = float(parts[2]) if len(parts) == 3 else args.eta
+        name = f"{parts[0]}-{parts[1]}" + (f"-eta{eta:g}" if parts[0] == "ddim" and len(parts) == 3 else "")
+        configs.append((parts[0], int(parts[1]), eta, name))
     runs: dict[str, list[dict[str, Any]]] = {}
     feats: dict[str, list[np.ndarray]] = {}
-    for sampler, steps in configs:
-        name = f"{sampler}-{steps}"
+    for sampler, steps, eta, name in configs:
         for seed in args.seeds:
             t0 = time.perf_counter()
-            res = pipe(audio, sr, genre=args.genre, steps=steps, sampler=sampler, eta=args.eta, seed=seed,
+            res = pipe(audio, sr, genre=args.genre, steps=steps, sampler=sampler, eta=eta, seed=seed,
                        cleanup="none")
             wall = time.perf_counter() - t0
             q = dict(res.quality[0])
@@ -71,9 +82,8 @@ def main() -> None:
                    **{k: q.get(k) for k in KEYS}}
             runs.setdefault(name, []).append(row)
             feats.setdefault(name, []).append(kinetic_slices(res.motion[0], pipe.skeleton))
-            if not args.json:
-                print(name, json.dumps(row), flush=True)
-    base = f"{configs[0][0]}-{configs[0][1]}"
+            print(name, json.dumps(row), flush=True, file=sys.stderr if args.json else sys.stdout)
+    base = configs[0][3]
     base_feats = np.concatenate(feats[base])
     summary = []
     for name, rows in runs.items():
@@ -95,7 +105,7 @@ def main() -> None:
         if own:
             summary[0]["fid_k_seed_vs_other_seeds"] = [round(float(min(own)), 3), round(float(max(own)), 3)]
     out = {"song": f"synthesised {args.genre}, {args.seconds:g} s, {bpm:.0f} bpm", "device": str(pipe.device),
-           "threads": torch.get_num_threads(), "baseline": base, "runs": runs, "summary": summary}
+           "threads": torch.get_num_threads(), "baseline": base, "eta": args.eta, "runs": runs, "summary": summary}
     if args.json:
         print(json.dumps(out, indent=1))
         return

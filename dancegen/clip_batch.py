@@ -43,7 +43,7 @@ def generate_clips(pipe: DancePipeline, requests: Sequence[ClipRequest], steps: 
     """Motions (frames, 319) for every request, ``batch_size`` clips per denoiser batch (each run twice for CFG).
 
     Equivalent to ``pipe(r.audio, r.sr, text=r.text, genre=r.genre, steps=…, seed=r.seed).motion[0]`` per request
-    (``sampler``: ``ddim``, ``dpmpp_2m`` or ``dpmpp_2m_sde``, as in the pipeline).
+    (``sampler``: ``ddim``, ``dpmpp_2m``, ``dpmpp_2m_sde`` or ``unipc``, as in the pipeline).
     """
     check_generation_options(steps=steps, guidance=guidance, eta=eta, sampler=sampler)
     if batch_size < 1:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -28,6 +29,42 @@ from .errors import DancegenError
 TimeLike = int | Tensor
 #: Where a step's random draws come from: a torch.Generator, or a function giving noise shaped like its argument.
 NoiseSource = torch.Generator | Callable[[Tensor], Tensor]
+#: UniPC's B(h) choices (:meth:`DiffusionScheduler.unipc_step`).
+UNIPC_VARIANTS = ("bh1", "bh2")
+
+
+@dataclass
+class UniPCState:
+    """The memory of one UniPC sampling run (:meth:`DiffusionScheduler.unipc_step`); make a fresh one per run.
+
+    ``num_steps``: the run's step count (the last steps lower their order: diffusers' ``lower_order_final``);
+    ``order``: the predictor's order p (UniP-p, corrected by UniC-p to order p + 1; 2 by default, 1–3 checked
+    against diffusers); ``variant``: B(h) = e^{−h} − 1 (``bh2``, diffusers' default) or −h (``bh1``);
+    ``corrector``: False leaves only the predictor (with ``order=2`` and ``bh2`` that is DPM-Solver++(2M)).
+    The rest is filled in by the steps.
+    """
+
+    num_steps: int
+    order: int = 2
+    variant: str = "bh2"
+    corrector: bool = True
+    #: steps taken so far
+    steps_done: int = 0
+    #: the x̂0 the past steps continued from (clipped), newest last, at most ``order`` of them, and their timesteps
+    x0s: list[Tensor] = field(default_factory=list)
+    ts: list[TimeLike] = field(default_factory=list)
+    #: the (corrected) sample the last predictor started from, where it went and its order
+    x_from: Tensor | None = None
+    t_to: TimeLike | None = None
+    order_used: int = 0
+
+    def __post_init__(self) -> None:
+        if self.num_steps < 1:
+            raise DancegenError(f"UniPC num_steps must be >= 1, got {self.num_steps}")
+        if not 1 <= self.order <= 3:
+            raise DancegenError(f"UniPC order must be 1, 2 or 3, got {self.order}")
+        if self.variant not in UNIPC_VARIANTS:
+            raise DancegenError(f"UniPC variant {self.variant!r}: expected one of {', '.join(UNIPC_VARIANTS)}")
 
 
 class DiffusionScheduler:
@@ -275,6 +312,95 @@ class DiffusionScheduler:
             noise = self._randn(x_t, generator, "dpmpp_2m_sde_step")
         return (keep.to(x_t.dtype) * x_t + (a_prev.sqrt() * one_minus).to(x_t.dtype) * d
                 + (sigma_prev * one_minus.sqrt()).to(x_t.dtype) * noise)
+
+    def unipc_step(self, x0_pred: Tensor, t: TimeLike, t_prev: TimeLike, x_t: Tensor, state: UniPCState,
+                   keep: Tensor | None = None) -> Tensor:
+        """One UniPC step (Zhao et al. 2023, "UniPC: A Unified Predictor-Corrector Framework for Fast Sampling of
+        Diffusion Models"): correct x_t with the x̂0 just predicted there (UniC), then predict x_{t_prev} (UniP).
+        Data prediction, multistep, B(h) variant ``state.variant``; the same algorithm as ``diffusers``'
+        ``UniPCMultistepScheduler(prediction_type="sample", predict_x0=True)``.
+
+        Both halves are one formula. From a sample x_s at s with x̂0 history m_0 (at s), m_1, m_2, … (at the earlier
+        timesteps s_1, s_2, …) to t, with λ as in :meth:`log_snr`, h = λ_t − λ_s and r_k = (λ_{s_k} − λ_s) / h::
+
+            x_t = (σ_t/σ_s)·x_s − α_t(e^{−h} − 1)·m_0 − α_t·B(h)·Σ_k c_k·(m_k − m_0)/r_k
+
+        The predictor of order p sums k = 1 … p−1 with c = ½ for p = 2, otherwise c solves the (p−1)×(p−1) system
+        Σ_k c_k r_k^{j−1} = b_j (j = 1 … p−1). The corrector (order p of the predictor that made x_t) re-runs the
+        previous step from x_s with one more term: k = p with r_p = 1 and m_p = x̂0 at t (the new prediction); its
+        c solves the p×p system over r_1 … r_{p−1}, 1 (c = ½ for p = 1). With u = −h:
+        b_j = j!·g_j / B(h), g_1 = (e^u − 1)/u − 1, g_{j+1} = g_j/u − 1/(j+1)!. The corrected x_t replaces the one
+        the model saw (which is only used to predict x̂0: no extra evaluation).
+
+        The order is min(``state.order``, steps taken + 1, steps left) (warm-up, and lower order at the end as
+        diffusers' ``lower_order_final``); the step to clean data (``t_prev = -1``) returns x̂0.
+
+        ``keep`` (a mask broadcastable to x_t): entries whose x_t is kept as given instead of being corrected — the
+        known entries a sampling loop pasted in after the previous step (replacement inpainting), so that they stay
+        draws of q(known, t). ``state`` must be fresh at the run's first step and is updated in place. x̂0 is
+        clamped when ``clip_x0`` is on. Coefficients are computed in float64.
+        """
+        x0_pred = self.maybe_clip(x0_pred)
+        if bool((torch.as_tensor(t_prev) >= torch.as_tensor(t)).any()):
+            raise DancegenError(f"unipc_step needs t_prev < t, got t={t}, t_prev={t_prev}")
+        if state.steps_done >= state.num_steps:
+            raise DancegenError(f"unipc_step: the state's {state.num_steps} steps are done; start a new UniPCState")
+        if state.x_from is not None:
+            if not bool((torch.as_tensor(state.t_to) == torch.as_tensor(t)).all()):
+                raise DancegenError(f"unipc_step: the previous step went to t={state.t_to}, this one starts at t={t}")
+            if state.corrector:
+                corrected = self._unipc_update(state.x_from, state.ts[-1], t, state.x0s, state.ts,
+                                               state.order_used, state.variant, new_x0=x0_pred)
+                x_t = corrected if keep is None else torch.where(keep.to(x_t.device, torch.bool), x_t, corrected)
+        state.x0s = [*state.x0s, x0_pred][-state.order:]
+        state.ts = [*state.ts, t][-state.order:]
+        order = min(state.order, len(state.x0s), state.num_steps - state.steps_done)
+        state.x_from, state.t_to, state.order_used = x_t, t_prev, order
+        state.steps_done += 1
+        idx_prev = self._index(t_prev, x_t, allow_minus_one=True)
+        if bool((idx_prev < 0).all()):
+            return x0_pred
+        if bool((idx_prev < 0).any()):
+            raise DancegenError("unipc_step: t_prev = -1 for some samples only is not supported")
+        return self._unipc_update(x_t, t, t_prev, state.x0s, state.ts, order, state.variant)
+
+    def _unipc_update(self, x_s: Tensor, s: TimeLike, t: TimeLike, x0s: list[Tensor], ts: list[TimeLike],
+                      order: int, variant: str, new_x0: Tensor | None = None) -> Tensor:
+        """x_s → x_t with the history ``x0s`` (newest last, at ``ts``; the newest is at s): UniP of ``order``, or
+        UniC of ``order`` when ``new_x0`` (x̂0 at t) is given. See :meth:`unipc_step`."""
+        lam_s, lam_t = self.log_snr(s, x_s), self.log_snr(t, x_s)
+        h = lam_t - lam_s
+        u = -h
+        a_s, a_t = self._alpha_bar64(s, x_s), self._alpha_bar64(t, x_s)
+        expm1 = torch.expm1(u)
+        big_b = expm1 if variant == "bh2" else u
+        m0 = x0s[-1]
+        # r_k for the older predictions k = 1 … order−1, then (corrector) r = 1 for the new one
+        rs = [(self.log_snr(ts[-1 - k], x_s) - lam_s) / h for k in range(1, order)]
+        diffs = [x0s[-1 - k] - m0 for k in range(1, order)]
+        if new_x0 is not None:
+            rs.append(torch.ones_like(h))
+            diffs.append(new_x0 - m0)
+        n = len(rs)  # predictor: order − 1 terms; corrector: order terms
+        coefs: list[Tensor] = []
+        if n == 1:  # UniP-2 and UniC-1 take c = ½ (as diffusers; for UniP-2 with bh2 this is DPM-Solver++(2M))
+            coefs = [torch.full_like(h, 0.5)]
+        elif n > 1:
+            g = expm1 / u - 1
+            fact = 1.0
+            bs = []
+            for j in range(1, n + 1):
+                bs.append(g * fact / big_b)
+                fact *= j + 1
+                g = g / u - 1 / fact
+            mat = torch.stack([torch.stack([r ** (j - 1) for r in rs], dim=-1) for j in range(1, n + 1)], dim=-2)
+            sol = torch.linalg.solve(mat, torch.stack(bs, dim=-1).unsqueeze(-1)).squeeze(-1)
+            coefs = list(sol.unbind(-1))
+        out = (((1 - a_t) / (1 - a_s)).sqrt().to(x_s.dtype) * x_s
+               - (a_t.sqrt() * expm1).to(x_s.dtype) * m0)
+        for c, r, d in zip(coefs, rs, diffs):
+            out = out - (a_t.sqrt() * big_b * c / r).to(x_s.dtype) * d
+        return out
 
     def set_timesteps(self, num_inference_steps: int) -> Tensor:
         """The N-step sub-sequence, descending, evenly spaced and ending one step above clean data.

@@ -33,7 +33,7 @@ from torch import Tensor
 
 from .checkpoint import Components, load_components
 from .constraints import Constraint, constraint_mask
-from .diffusion import DiffusionScheduler
+from .diffusion import DiffusionScheduler, UniPCState
 from .errors import DancegenError
 from .features.encoder import MusicEncoder
 from .genre.controller import GenreController, GenrePrediction
@@ -55,9 +55,9 @@ GUIDANCE_RANGE = (0.0, 100.0)
 #: DDIM η accepted: 0 (deterministic) to 1 (ancestral, the paper).
 ETA_RANGE = (0.0, 1.0)
 #: Reverse-step solvers: ``ddim`` (the paper's, η as given), ``dpmpp_2m`` (DPM-Solver++(2M), deterministic, good in
-#: fewer steps) and ``dpmpp_2m_sde`` (its stochastic variant: fresh noise each step like ancestral DDIM); see
-#: ``docs/dancegen/generation.md#samplers``.
-SAMPLERS = ("ddim", "dpmpp_2m", "dpmpp_2m_sde")
+#: fewer steps), ``dpmpp_2m_sde`` (its stochastic variant: fresh noise each step like ancestral DDIM) and ``unipc``
+#: (UniPC: UniP-2 predictor + UniC corrector, B(h) = bh2, deterministic); see ``docs/dancegen/generation.md#samplers``.
+SAMPLERS = ("ddim", "dpmpp_2m", "dpmpp_2m_sde", "unipc")
 #: Arithmetic of the denoiser while sampling: ``fp32``, or ``bf16``/``fp16`` autocast (CUDA only).
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -317,7 +317,7 @@ class DancePipeline:
     def denoise(self, x_T: Tensor, music: Tensor, genre: Tensor, steps: int, guidance: float, eta: float,
                 noise: Noise, step_hook: StepHook | None = None, on_step: Callable[[], None] | None = None,
                 sampler: str = "ddim") -> Tensor:
-        """The denoising loop: DDIM (or DPM-Solver++(2M)) with classifier-free guidance from ``x_T`` to x_0
+        """The denoising loop: DDIM (or DPM-Solver++(2M), UniPC) with classifier-free guidance from ``x_T`` to x_0
         (normalised).
 
         ``x_T`` (..., frames, 319) is the initial noise of B = prod(leading dims) samples, ``music`` (B, frames, D)
@@ -332,12 +332,17 @@ class DancePipeline:
         ``dpmpp_2m`` (:meth:`~dancegen.diffusion.DiffusionScheduler.dpmpp_2m_step`, deterministic: ``eta`` is
         ignored and the only draws are the known entries') or ``dpmpp_2m_sde``
         (:meth:`~dancegen.diffusion.DiffusionScheduler.dpmpp_2m_sde_step`: one draw per step like ancestral DDIM,
-        ``eta`` ignored); the multistep history holds the hook-edited x̂0 of the previous step, the one that step
-        continued from. The denoiser runs under :meth:`set_precision`'s autocast / compiled forward.
+        ``eta`` ignored) or ``unipc`` (:meth:`~dancegen.diffusion.DiffusionScheduler.unipc_step`, order 2, bh2,
+        deterministic like ``dpmpp_2m``); the multistep history holds the hook-edited x̂0 of the previous steps, the
+        ones they continued from. UniPC's corrector rewrites x_t (from the previous x and the x̂0 just predicted)
+        except the entries the previous step pasted in as known, which stay the q(known, t) draws the model saw.
+        The denoiser runs under :meth:`set_precision`'s autocast / compiled forward.
         """
         if sampler not in SAMPLERS:
             raise DancegenError(f"sampler {sampler!r}: expected one of {', '.join(SAMPLERS)}")
         history: tuple[Tensor, int] | None = None
+        unipc = UniPCState(steps) if sampler == "unipc" else None
+        pasted: Tensor | None = None  # the entries of x pasted in as known after the previous step
         x = x_T
         batch = math.prod(x.shape[:-2])
         condition = self.model.prepare_condition(music, genre)  # x_t/t-independent part, once per call
@@ -355,10 +360,14 @@ class DancePipeline:
                 prev_x0, prev_t = history or (None, None)
                 x = self.scheduler.dpmpp_2m_sde_step(edit.x0, t, t_prev, x, prev_x0, prev_t, generator=noise)
                 history = (edit.x0, t)
+            elif unipc is not None:
+                x = self.scheduler.unipc_step(edit.x0, t, t_prev, x, unipc, keep=pasted)
             else:
                 x = self.scheduler.ddim_step(edit.x0, t, t_prev, x, eta=eta, generator=noise)
+            pasted = None
             if edit.known is not None and edit.mask is not None and bool(edit.mask.any()):
-                x = self.scheduler.replace_known(x, edit.known, edit.mask.expand_as(x), t_prev, generator=noise)
+                pasted = edit.mask.expand_as(x)
+                x = self.scheduler.replace_known(x, edit.known, pasted, t_prev, generator=noise)
             if on_step is not None:
                 on_step()
         return x
@@ -384,7 +393,8 @@ class DancePipeline:
         ``none`` returns the model's raw output (what published evaluations score). ``stage(label)``
         is called as each part starts (genre, music features, sampling, clean-up); their times go to ``stats``.
         ``sampler``: ``ddim`` (default), ``dpmpp_2m`` (DPM-Solver++(2M), deterministic, ``eta`` ignored; 10–20
-        steps) or ``dpmpp_2m_sde`` (its stochastic variant), see :meth:`denoise`.
+        steps), ``dpmpp_2m_sde`` (its stochastic variant) or ``unipc`` (UniPC predictor-corrector, deterministic,
+        ``eta`` ignored; 10–20 steps), see :meth:`denoise`.
         """
         check_generation_options(longform, cleanup, steps=steps, guidance=guidance, eta=eta, variations=variations,
                                  window_batch=window_batch, pad=pad, genre=genre, text=text, sampler=sampler,

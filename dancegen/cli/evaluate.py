@@ -30,8 +30,9 @@ def evaluate(
     repeats: Annotated[int, Opt(help="Generate each set N times with different seeds (mean ± std over all).")] = 1,
     steps: Annotated[int, Opt(help="Sampling steps.")] = 50,
     sampler: Annotated[str, Opt(help="--checkpoint: reverse-step solver, ddim (the paper's), dpmpp_2m "
-                                     "(DPM-Solver++(2M), deterministic, for 10-20 steps) or dpmpp_2m_sde (its "
-                                     "stochastic variant).")] = "ddim",
+                                     "(DPM-Solver++(2M), deterministic, for 10-20 steps), dpmpp_2m_sde (its "
+                                     "stochastic variant) or unipc (UniPC predictor-corrector, deterministic, "
+                                     "for 10-20 steps).")] = "ddim",
     guidance: Annotated[float, Opt(help="Classifier-free guidance weight.")] = 2.7,
     seed: Annotated[int, Opt(help="Base sampling seed.")] = 0,
     batch_size: Annotated[int, Opt(help="4-s clips sampled together, the motions do not depend on it (0: 16 on "

@@ -30,10 +30,12 @@ _LONGFORM = Opt("--longform", help="How 4-s windows become one dance: blend (sof
 _CLEANUP = Opt("--cleanup", help="feet: on the floor, planted feet locked (leg IK), no foot below the floor; "
                "floor: only placed on the floor (no height drift); none: the model's raw output.")
 _SAMPLER = Opt("--sampler", help="Reverse-step solver: ddim (the paper's, with --eta), dpmpp_2m (DPM-Solver++(2M), "
-               "deterministic, --eta ignored; for 10-20 steps) or dpmpp_2m_sde (its stochastic variant).")
+               "deterministic, --eta ignored; for 10-20 steps), dpmpp_2m_sde (its stochastic variant) or unipc "
+               "(UniPC predictor-corrector, deterministic, --eta ignored; for 10-20 steps).")
 _WEIGHTS = Opt("--weights", help="ema (the EMA copy, the default) or raw (the trained weights as they were at the "
               "checkpoint's step).")
-_SAMPLER_NAMES = {"ddim": "DDIM", "dpmpp_2m": "DPM-Solver++(2M)", "dpmpp_2m_sde": "SDE-DPM-Solver++(2M)"}
+_SAMPLER_NAMES = {"ddim": "DDIM", "dpmpp_2m": "DPM-Solver++(2M)", "dpmpp_2m_sde": "SDE-DPM-Solver++(2M)",
+                  "unipc": "UniPC"}
 
 
 def _device(name: str) -> str:
@@ -455,7 +457,7 @@ def generate(
     checkpoint: Annotated[str | None, _CHECKPOINT] = None,
     out: Annotated[Path | None, _OUT] = None,
     seed: Annotated[int, Opt(help="Random seed (same seed, same dance).")] = 0,
-    steps: Annotated[int, Opt(help="Reverse steps (DDIM: the paper's 50; dpmpp_2m: 10-20).")] = 50,
+    steps: Annotated[int, Opt(help="Reverse steps (DDIM: the paper's 50; dpmpp_2m, unipc: 10-20).")] = 50,
     sampler: Annotated[str, _SAMPLER] = "ddim",
     guidance: Annotated[float, Opt(help="Classifier-free guidance weight on the music (1 = none).")] = 2.7,
     eta: Annotated[float, Opt(help="DDIM η: 1 = ancestral (paper), 0 = deterministic.")] = 1.0,
@@ -510,7 +512,7 @@ def edit(
     checkpoint: Annotated[str | None, _CHECKPOINT] = None,
     out: Annotated[Path | None, _OUT] = None,
     seed: Annotated[int, Opt(help="Random seed.")] = 0,
-    steps: Annotated[int, Opt(help="Reverse steps (DDIM: the paper's 50; dpmpp_2m: 10-20).")] = 50,
+    steps: Annotated[int, Opt(help="Reverse steps (DDIM: the paper's 50; dpmpp_2m, unipc: 10-20).")] = 50,
     sampler: Annotated[str, _SAMPLER] = "ddim",
     guidance: Annotated[float, Opt(help="Classifier-free guidance weight.")] = 2.7,
     eta: Annotated[float, Opt(help="DDIM η.")] = 1.0,

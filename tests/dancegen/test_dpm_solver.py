@@ -132,4 +132,4 @@ def test_cli_rejects_bad_sampler_before_heavy_work(tmp_path: Path, command: str)
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2, proc.stderr
     last = proc.stderr.strip().splitlines()[-1]
-    assert last.endswith("--sampler 'euler': expected one of ddim, dpmpp_2m, dpmpp_2m_sde")
+    assert last.endswith("--sampler 'euler': expected one of ddim, dpmpp_2m, dpmpp_2m_sde, unipc")

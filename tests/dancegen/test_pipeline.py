@@ -419,8 +419,8 @@ def test_batched_clips_equal_one_by_one_with_dpmpp_2m(pipe: DancePipeline, sampl
 
 
 def test_bad_sampler_is_one_line_error(pipe: DancePipeline) -> None:
-    assert SAMPLERS == ("ddim", "dpmpp_2m", "dpmpp_2m_sde")
-    with pytest.raises(DancegenError, match="--sampler 'euler': expected one of ddim, dpmpp_2m, dpmpp_2m_sde"):
+    assert SAMPLERS == ("ddim", "dpmpp_2m", "dpmpp_2m_sde", "unipc")
+    with pytest.raises(DancegenError, match="--sampler 'euler': expected one of ddim, dpmpp_2m, dpmpp_2m_sde, unipc"):
         check_generation_options(prefix="--", sampler="euler")
     with pytest.raises(DancegenError, match="sampler"):
         pipe(song(4.0), SR, genre="Jazz", steps=2, sampler="dpm")

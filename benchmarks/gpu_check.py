@@ -10,6 +10,10 @@ Prints, in one run:
 2. **Training**: one optimisation step (forward, five task losses, ``mtlkit.backward``, AdamW) at batch ``--batch``
    for ``linear`` (EDGE weights, the plain sum — the baseline), ``nash`` in parameter space (gramian backend) and
    ``nash`` in representation space, with their ratios to the linear step.
+3. **Trainer**: steps of the real training loop (:class:`dancegen.train.Trainer`: batches from a procedural data
+   set, ``nash`` in representation space as ``--recipe fast`` trains) at ``--trainer-batch``: fp32 in the training
+   process, then with ``--data-workers 4``, and on CUDA bf16, fp16 with the loss scaler, and bf16 + ``--compile``;
+   ms per step over ``--trainer-steps`` after 5 warm-up steps, the losses read once at the end.
 
 Times are medians of ``--repeats`` after warm-up, with ``torch.cuda.synchronize`` around each on CUDA. Run:
 
@@ -86,6 +90,7 @@ def sampling(args: argparse.Namespace) -> None:
     rows: list[tuple[str, float]] = [("DDIM-50 fp32 (default)", median_seconds(clip(), args.device, args.repeats))]
     rows.append(("DPM-Solver++(2M)-20 fp32", median_seconds(clip(20, "dpmpp_2m"), args.device, args.repeats)))
     rows.append(("SDE-DPM-Solver++(2M)-20 fp32", median_seconds(clip(20, "dpmpp_2m_sde"), args.device, args.repeats)))
+    rows.append(("UniPC-10 fp32", median_seconds(clip(10, "unipc"), args.device, args.repeats)))
     if args.device.startswith("cuda"):
         pipe.set_precision("bf16")  # type: ignore[attr-defined]
         rows.append(("DDIM-50 bf16 autocast", median_seconds(clip(), args.device, args.repeats)))
@@ -162,6 +167,50 @@ def training(args: argparse.Namespace) -> None:
         print(f"{name:<34}{sec * 1e3:>10.1f} ms/step {sec / base:>7.2f}x")
 
 
+def trainer_steps(args: argparse.Namespace) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from dancegen.data.synth.writer import build
+    from dancegen.train import TrainConfig, Trainer
+
+    cuda = args.device.startswith("cuda")
+    variants: list[tuple[str, dict[str, object]]] = [("fp32, loading in the training process", {}),
+                                                     ("fp32, 4 data workers", {"data_workers": 4})]
+    if cuda:
+        variants += [("bf16, 4 data workers", {"data_workers": 4, "precision": "bf16"}),
+                     ("fp16 + loss scaler, 4 data workers", {"data_workers": 4, "precision": "fp16"})]
+        if args.compile:
+            variants.append(("bf16 + compile, 4 data workers", {"data_workers": 4, "precision": "bf16",
+                                                                "compile": True}))
+    print(f"\n## trainer: nash (representation space), preset {args.preset}, batch {args.trainer_batch}, "
+          f"device {args.device}")
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "data"
+        build(data, songs_per_genre=1, seconds=12.0, genres=["Breaking", "Jazz", "Popping", "Dai"])
+        base = None
+        for k, (name, over) in enumerate(variants):
+            cfg = TrainConfig.from_dict({
+                "data": str(data), "out": str(Path(tmp) / f"run{k}"), "music_encoders": "stft",
+                "genre_controller": "label", "tasks": ["S", "J", "V", "F"], "preset": args.preset,
+                "batch_size": args.trainer_batch, "steps": 10 ** 6, "aggregator": "nash", "shared": "representation",
+                "device": args.device, "progress": False, "tensorboard": False,
+                "cache_dir": str(Path(tmp) / "cache"), **over})
+            trainer = Trainer(cfg)
+            try:
+                for _ in range(5):
+                    trainer.train_step()
+                _sync(args.device)
+                t0 = time.perf_counter()
+                outs = [trainer.train_step() for _ in range(args.trainer_steps)]
+                torch.stack([o["losses"] for o in outs]).tolist()  # one read: waits for every step
+                sec = (time.perf_counter() - t0) / args.trainer_steps
+            finally:
+                trainer.stream.close()
+            base = base or sec
+            print(f"{name:<38}{sec * 1e3:>10.1f} ms/step {sec / base:>7.2f}x")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -170,16 +219,20 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--no-compile", dest="compile", action="store_false", help="skip the torch.compile row")
     ap.add_argument("--no-bf16", dest="bf16", action="store_false", help="train steps in fp32 on CUDA")
-    ap.add_argument("--skip", choices=("sampling", "training"), default=None)
+    ap.add_argument("--trainer-batch", type=int, default=64, help="batch of the Trainer rows (--recipe fast: 64)")
+    ap.add_argument("--trainer-steps", type=int, default=20)
+    ap.add_argument("--skip", choices=("sampling", "training", "trainer"), action="append", default=[])
     args = ap.parse_args()
     if args.device.startswith("cuda"):
         print(f"GPU: {torch.cuda.get_device_name(0)}, torch {torch.__version__}")
     else:
         print(f"CPU, {torch.get_num_threads()} threads, torch {torch.__version__} (no GPU: not the targets' numbers)")
-    if args.skip != "sampling":
+    if "sampling" not in args.skip:
         sampling(args)
-    if args.skip != "training":
+    if "training" not in args.skip:
         training(args)
+    if "trainer" not in args.skip:
+        trainer_steps(args)
 
 
 if __name__ == "__main__":

@@ -108,9 +108,9 @@ class Trainer:
 
     def train_step(self) -> dict[str, Any]:
         """One optimisation step. Returns the mtlkit result and what is logged, as device tensors: ``losses``
-        (every task, in ``cfg.tasks`` order) and ``grad_norm``, with ``step``, ``lr`` and ``tic`` (host time at
-        the start). Nothing here waits for the device: :meth:`_flush` reads the values (one transfer for many
-        steps) and checks they are finite."""
+        (every task, in ``cfg.tasks`` order, averaged over the ranks) and ``grad_norm``, with ``step``, ``lr``,
+        ``skipped`` and ``tic`` (host time at the start). Nothing here waits for the device: :meth:`_flush` reads
+        the values (one transfer for many steps) and checks they are finite."""
         import mtlkit
 
         from ..losses import task_loss_terms
@@ -129,7 +129,6 @@ class Trainer:
         x0_pred = x0_pred.float()
         terms = task_loss_terms(x0_pred, x0, r.skeleton, None if logits is None else logits.float(),
                                 batch["genre"], cfg.tasks, batch["hands"], r.normalizer)
-        losses = torch.stack([v.detach() for v in terms.values()])
         for p in r.params:
             p.grad = None
         agg_tasks = cfg.aggregated_tasks
@@ -142,11 +141,14 @@ class Trainer:
         try:
             result = mtlkit.backward(agg_losses, r.shared_params, r.aggregator, backend=backend, **kwargs)
         except ValueError as exc:  # e.g. non-finite gradients: the run diverged
-            values = dict(zip(terms, losses.tolist()))
-            raise DancegenError(f"step {r.step + 1}: {exc} (losses {values}); lower --lr or --grad-clip") from None
+            seen = {k: float(v) for k, v in terms.items()}
+            raise DancegenError(f"step {r.step + 1}: {exc} (losses {seen}); lower --lr or --grad-clip") from None
+        values: dict[str, Tensor] = {t: result.losses[i] for i, t in enumerate(agg_tasks)}  # mtlkit: rank mean
         if r.task_params:  # shared="trunk": L_C trains the classifier head by its own gradient (synced)
-            mtlkit.backward([terms["C"]], r.task_params, r.head_aggregator,  # linear: one backward
-                            grad_scale=kwargs["grad_scale"])
+            head = mtlkit.backward([terms["C"]], r.task_params, r.head_aggregator,  # linear: one backward
+                                   grad_scale=kwargs["grad_scale"])
+            values["C"] = head.losses[0]
+        losses = torch.stack([values[t] for t in cfg.tasks])
         lr = lr_at(cfg, r.step)
         for group in r.optimizer.param_groups:
             group["lr"] = lr
@@ -174,7 +176,7 @@ class Trainer:
         if not pending:
             return None
         cfg = self.cfg
-        rows = torch.stack([torch.cat([o["losses"].float(), o["grad_norm"].float().reshape(1)])
+        rows = torch.stack([torch.cat([o["losses"].double(), o["grad_norm"].double().reshape(1)])
                             for o in pending]).tolist()
         step_time = (time.perf_counter() - pending[0]["tic"]) / len(pending)
         log: dict[str, Any] | None = None

@@ -220,6 +220,8 @@ class Trainer:
     def fit(self) -> Path | None:
         """Train until ``cfg.steps``; checkpoints every ``checkpoint_every`` steps and at the end. Returns the last
         checkpoint folder (rank 0) or None; :attr:`summary` tells what was done."""
+        import mtlkit
+
         r, cfg, info = self.run, self.cfg, self.dist
         last: Path | None = None
         record: dict[str, Any] | None = None
@@ -228,6 +230,9 @@ class Trainer:
         r.controller.train()
         pending: list[dict[str, Any]] = []
         flushed = time.perf_counter()
+        # on CUDA mtlkit's per-call finiteness check would wait for the device at every step; the grouped read
+        # (_flush) catches a non-finite loss instead, before any checkpoint (restored when fit returns)
+        checks = mtlkit.set_input_checks(self.flush_every == 1 and mtlkit.input_checks_enabled())
         try:
             with Monitor(self.out, cfg.steps, r.step, list(cfg.tasks), enabled=info.is_main, progress=cfg.progress,
                          tensorboard=cfg.tensorboard) as mon:
@@ -249,6 +254,7 @@ class Trainer:
                 if cfg.debug_replica_hash:
                     write_replica_hash(self.out, r.model, info)
         finally:
+            mtlkit.set_input_checks(checks)
             self.stream.close()
             shutdown(info)
         self.summary = {"steps": r.step, "steps_run": r.step - start, "seconds": time.perf_counter() - tic,

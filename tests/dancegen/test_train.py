@@ -297,7 +297,7 @@ def test_empty_data_dir_is_an_error(tmp_path):
 @pytest.mark.slow
 def test_torchrun_two_processes_keep_replicas_identical(data, tmp_path):
     out = tmp_path / "dist"
-    args = cli_args(data, out, "--steps", "2", "--batch-size", "4", "--debug-replica-hash")
+    args = cli_args(data, out, "--steps", "2", "--batch-size", "4", "--debug-replica-hash", "--data-workers", "1")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port",
            str(random.randint(20000, 40000)), *args[1:]]
     proc = subprocess.run(cmd, env=ENV, capture_output=True, text=True, timeout=300)

@@ -479,7 +479,10 @@ def backward(
 def _loss_backend(L: Tensor, L_d: Tensor, shared: list[Tensor], heads: list[Tensor], agg: LossWeighting,
                   task_weighting: str, retain_graph: bool, sync: Sync, s: Scale | None = None) -> BackwardResult:
     """One backward of the method's objective (times ``s``) into the shared parameters, the heads (weighted) and
-    the method's own parameters; unweighted heads take one more backward of Σ L_i (times ``s``)."""
+    the method's own parameters; unweighted heads take one more backward of Σ L_i (times ``s``). A non-finite loss
+    raises (with input checks on) before the method sees it, as on the other paths."""
+    if s is None and input_checks_enabled() and not _finite(L_d):
+        raise ValueError("a loss is NaN or Inf (its gradient is not finite)")
     w = agg.loss_weights(L_d)
     objective = _scaled(agg.objective(L, w), s)
     own = [p for p in agg.parameters() if p.requires_grad]

@@ -79,6 +79,20 @@ def test_non_finite_losses_and_integer_losses_fail_in_backward():
         mtlkit.backward([out.mean(), out.mean() * float("inf")], lin, "linear")
 
 
+@pytest.mark.parametrize("name", ["dwa", "uw", "famo"])
+def test_a_non_finite_loss_fails_before_a_loss_weighting_sees_it(name):
+    """Loss-based methods take one backward: a NaN loss raises like on the other paths, the method's state intact."""
+    lin = nn.Linear(3, 1).double()
+    method = mtlkit.get_aggregator(name, **({"num_tasks": 2} if name == "uw" else {}))
+    out = lin(torch.randn(4, 3, dtype=torch.float64)).squeeze(1)
+    mtlkit.backward([out.mean(), out.pow(2).mean()], lin, method)
+    before = repr(method.state_dict())
+    out = lin(torch.randn(4, 3, dtype=torch.float64)).squeeze(1)
+    with pytest.raises(ValueError, match="not finite"):
+        mtlkit.backward([out.mean(), out.mean() * float("nan")], lin, method)
+    assert repr(method.state_dict()) == before
+
+
 def test_jacobian_backend_frees_the_graph():
     trunk = nn.Sequential(nn.Linear(4, 32), nn.Tanh()).double()
     heads = nn.ModuleList(nn.Linear(32, 1) for _ in range(3)).double()

@@ -25,37 +25,18 @@ The betas are recomputed here with dancegen's formula (the test checks they equa
 
 from __future__ import annotations
 
-import math
+import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
-T = 1000
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from toy_diffusion import T, cosine_betas, our_timesteps, start, toy_x0
+
 STEPS = (10, 20)
 #: (solver_type, solver_order): the pipeline's ``unipc`` is bh2 / 2; the others check the general step
 CONFIGS = (("bh2", 2), ("bh2", 3), ("bh2", 1), ("bh1", 2))
-SHAPE = (2, 6, 5)
 OUT = Path(__file__).with_name("unipc_reference.npz")
-
-
-def cosine_betas(T: int = T, s: float = 0.008, max_beta: float = 0.999) -> np.ndarray:
-    """dancegen.diffusion.DiffusionScheduler's betas (float64)."""
-    u = np.arange(T + 1, dtype=np.float64) / T
-    f = np.cos((u + s) / (1 + s) * math.pi / 2) ** 2
-    f = f / f[0]
-    return np.minimum(1 - f[1:] / f[:-1], max_beta)
-
-
-def our_timesteps(n: int, T: int = T) -> list[int]:
-    """DiffusionScheduler.set_timesteps(n): round(k·T/n) − 1 for k = n … 1."""
-    return [round(k * T / n) - 1 for k in range(n, 0, -1)]
-
-
-def toy_x0(x: torch.Tensor, t: int, phase: torch.Tensor) -> torch.Tensor:
-    """A fixed, smooth, non-trivial x0-predictor in (−1, 1) (so clamping to [−1, 1] never acts)."""
-    u = t / T
-    return torch.tanh(0.8 * x / math.sqrt(1.0 + 3.0 * u) + 0.3 * torch.cos(phase + 4.0 * u))
 
 
 def main() -> None:
@@ -63,9 +44,7 @@ def main() -> None:
     from diffusers import UniPCMultistepScheduler
 
     betas = cosine_betas()
-    g = torch.Generator().manual_seed(0)
-    x_T = torch.randn(SHAPE, generator=g, dtype=torch.float64)
-    phase = torch.rand(SHAPE[1:], generator=g, dtype=torch.float64) * 2 * math.pi
+    x_T, phase, _ = start()
     arrays: dict[str, np.ndarray] = {"betas": betas, "x_T": x_T.numpy(), "phase": phase.numpy()}
     for n in STEPS:
         arrays[f"timesteps_{n}"] = np.array(our_timesteps(n))

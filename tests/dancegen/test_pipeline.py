@@ -33,13 +33,18 @@ def _one_thread() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
-@pytest.fixture(scope="module")
-def pipe() -> DancePipeline:
+def tiny_pipeline() -> DancePipeline:
+    """The tiny random-weight pipeline (STFT music, one-hot genre labels) the sampling tests share."""
     encoder = build_music_encoder("stft")
     controller = build_genre_controller("label", embedding="onehot")
     torch.manual_seed(0)
     model = GCDanceDenoiser(ModelConfig.preset("tiny", music_dim=encoder.dim, genre_dim=controller.embedding_dim))
     return DancePipeline(model, DiffusionScheduler(), MotionNormalizer(), encoder, controller)
+
+
+@pytest.fixture(scope="module")
+def pipe() -> DancePipeline:
+    return tiny_pipeline()
 
 
 def song(seconds: float, seed: int = 0) -> np.ndarray:
@@ -392,8 +397,9 @@ def test_precision_needs_cuda_and_compile_gives_the_same_motion(pipe: DancePipel
 
 
 @pytest.mark.parametrize(("longform", "sampler"), [("blend", "dpmpp_2m"), ("inpaint", "dpmpp_2m"),
-                                                   ("blend", "dpmpp_2m_sde")])
-def test_edit_constraints_hold_with_dpmpp_2m(pipe: DancePipeline, longform: str, sampler: str) -> None:
+                                                   ("blend", "dpmpp_2m_sde"), ("blend", "unipc"),
+                                                   ("inpaint", "unipc"), ("consensus", "unipc")])
+def test_edit_constraints_hold_with_multistep_samplers(pipe: DancePipeline, longform: str, sampler: str) -> None:
     reference = pipe(song(8.0, seed=1), SR, genre="Jazz", steps=2, seed=123).motion[0]
     constraints = [Constraint.keep("lower"), Constraint.keyframes([0, 119, 239])]
     res = pipe(song(8.0, seed=1), SR, genre="Jazz", steps=5, seed=5, constraints=constraints, reference=reference,

@@ -5,21 +5,18 @@ windows, edits, batched clips."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 import torch
+from test_pipeline import _one_thread as _one_thread  # the autouse fixture (one thread), shared
+from test_pipeline import song, tiny_pipeline
 
 from dancegen.clip_batch import ClipRequest, generate_clips
-from dancegen.constraints import Constraint, constraint_mask
 from dancegen.diffusion import DiffusionScheduler, UniPCState
 from dancegen.errors import DancegenError
-from dancegen.features import build_music_encoder
-from dancegen.genre.registry import build_genre_controller
-from dancegen.model import GCDanceDenoiser, ModelConfig, MotionNormalizer
 from dancegen.pipeline import DancePipeline, check_generation_options
 from dancegen.sampling import Noise, StepEdit
 
@@ -181,31 +178,10 @@ def test_bad_calls() -> None:
 
 
 # --------------------------------------------------------------------------- the sampler in the loop
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread() -> Iterator[None]:
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
+# the tiny pipeline, the test song and one thread: shared with test_pipeline.py
 @pytest.fixture(scope="module")
 def pipe() -> DancePipeline:
-    encoder = build_music_encoder("stft")
-    controller = build_genre_controller("label", embedding="onehot")
-    torch.manual_seed(0)
-    model = GCDanceDenoiser(ModelConfig.preset("tiny", music_dim=encoder.dim, genre_dim=controller.embedding_dim))
-    return DancePipeline(model, DiffusionScheduler(), MotionNormalizer(), encoder, controller)
-
-
-def song(seconds: float, seed: int = 0) -> np.ndarray:
-    """Clicks on a 120-BPM grid over noise (as test_pipeline.py)."""
-    rng = np.random.default_rng(seed)
-    n = round(seconds * SR)
-    y = 0.05 * rng.standard_normal(n)
-    for beat in range(0, n, SR // 2):
-        y[beat:beat + 200] += np.hanning(min(200, n - beat))
-    return y.astype(np.float32)
+    return tiny_pipeline()
 
 
 class Recorder(DiffusionScheduler):
@@ -266,20 +242,7 @@ def test_pipeline_unipc_is_deterministic_and_differs_from_the_others(pipe: Dance
     assert not torch.allclose(a.motion, d.motion)
 
 
-@pytest.mark.parametrize("longform", ["blend", "inpaint", "consensus"])
-def test_edit_constraints_hold_with_unipc(pipe: DancePipeline, longform: str) -> None:
-    reference = pipe(song(8.0, seed=1), SR, genre="Jazz", steps=2, seed=123).motion[0]
-    constraints = [Constraint.keep("lower"), Constraint.keyframes([0, 119, 239])]
-    res = pipe(song(8.0, seed=1), SR, genre="Jazz", steps=5, seed=5, constraints=constraints, reference=reference,
-               window_batch=2, keep_windows=True, sampler="unipc", longform=longform)
-    mask = constraint_mask(constraints, 240)
-    out = res.motion[0]
-    assert torch.equal(out[mask], reference[mask])
-    assert (out[~mask] - reference[~mask]).abs().mean() > 1e-3
-    assert res.window_motions is not None  # the sampler itself reproduces the known entries
-    for w, m in zip(res.windows, res.window_motions):
-        wm = mask[w.start:w.end]
-        assert torch.allclose(m[0][wm], reference[w.start:w.end][wm], atol=1e-4), f"window {w.index}"
+# edits with unipc (blend, inpaint, consensus): test_pipeline.py::test_edit_constraints_hold_with_multistep_samplers
 
 
 def test_batched_clips_equal_one_by_one_with_unipc(pipe: DancePipeline) -> None:

@@ -22,7 +22,6 @@ import math
 import numbers
 import time
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from .longform import HOP, Window, canonical_rot6d, plan_windows
 from .model import GCDanceDenoiser, MotionNormalizer
 from .motion.layout import CONTACTS, FINEDANCE_CHANNELS, FPS, NUM_CHANNELS, ROOT, WINDOW
 from .motion.skeleton import Skeleton
+from .precision import autocast, check_precision
 from .sampling import Noise, StepEdit, StepHook
 from .window_sampler import LONGFORM_MODES, ProgressCallback, WindowSampler
 
@@ -58,8 +58,6 @@ ETA_RANGE = (0.0, 1.0)
 #: fewer steps), ``dpmpp_2m_sde`` (its stochastic variant: fresh noise each step like ancestral DDIM) and ``unipc``
 #: (UniPC: UniP-2 predictor + UniC corrector, B(h) = bh2, deterministic); see ``docs/dancegen/generation.md#samplers``.
 SAMPLERS = ("ddim", "dpmpp_2m", "dpmpp_2m_sde", "unipc")
-#: Arithmetic of the denoiser while sampling: ``fp32``, or ``bf16``/``fp16`` autocast (CUDA only).
-PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 def _check_number(name: str, value: float, low: float, high: float) -> None:
@@ -230,19 +228,12 @@ class DancePipeline:
     def set_precision(self, precision: str = "fp32", compile: bool = False) -> DancePipeline:
         """Sample with the denoiser under ``bf16``/``fp16`` autocast (CUDA only; ``fp32``: plain float32) and/or
         ``torch.compile`` its guided forward pass (the first windows then pay the compilation). Returns ``self``."""
-        if precision not in PRECISIONS:
-            raise DancegenError(f"precision {precision!r}: expected one of {', '.join(PRECISIONS)}")
-        if precision != "fp32" and self.device.type != "cuda":
+        if check_precision(precision) != "fp32" and self.device.type != "cuda":
             raise DancegenError(f"precision {precision} needs a CUDA device (this pipeline is on {self.device}); "
                                 "use fp32")
         self.precision = precision
         self._compiled = torch.compile(self.model.guided_forward) if compile else None
         return self
-
-    def _autocast(self) -> AbstractContextManager[object]:
-        if self.precision == "fp32":
-            return nullcontext()
-        return torch.autocast("cuda", dtype=torch.bfloat16 if self.precision == "bf16" else torch.float16)
 
     # ------------------------------------------------------------------ inputs
     @property
@@ -349,7 +340,7 @@ class DancePipeline:
         guided = self._compiled or self.model.guided_forward
         for t, t_prev in self.scheduler.step_pairs(steps):
             tt = torch.full((batch,), t, dtype=torch.long, device=x.device)
-            with self._autocast():
+            with autocast(self.precision, "cuda"):
                 x0 = guided(x.reshape(batch, *x.shape[-2:]), tt, condition, None, guidance)
             x0 = self.scheduler.maybe_clip(x0.float().view(x.shape))
             edit = StepEdit(x0) if step_hook is None else step_hook(x0, t, t_prev)

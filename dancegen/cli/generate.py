@@ -176,14 +176,15 @@ def _stage_printer(quiet: bool) -> Callable[[str], None]:
     return stage
 
 
-def _check_weights(weights: str, precision: str = "fp32", device: str = "auto") -> str:
+def _check_model_options(weights: str, precision: str = "fp32", device: str = "auto") -> str:
     """``--weights``: ema or raw; ``--precision``: fp32, or bf16/fp16 with a CUDA device (one error line each)."""
     from ..errors import DancegenError
+    from ..precision import PRECISIONS
 
     if weights not in ("ema", "raw"):
         raise DancegenError(f"--weights must be ema or raw, got {weights!r}")
-    if precision not in ("fp32", "bf16", "fp16"):
-        raise DancegenError(f"--precision must be fp32, bf16 or fp16, got {precision!r}")
+    if precision not in PRECISIONS:
+        raise DancegenError(f"--precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if precision != "fp32" and not _device(device).startswith("cuda"):
         raise DancegenError(f"--precision {precision} needs a CUDA device (autocast on the GPU); use fp32 on the CPU")
     return weights
@@ -479,7 +480,7 @@ def generate(
     """Generate a dance for each SONG in the genre of --text or --genre and write it in the chosen formats."""
     from ..output_folder import claim_output_folder
 
-    _check_weights(weights, precision, device)
+    _check_model_options(weights, precision, device)
     if is_batch(songs):
         format_list = _check_options(text, genre, steps, guidance, eta, variations, formats, window_batch, pad,
                                      longform, cleanup, sampler)
@@ -530,7 +531,7 @@ def edit(
     from ..constraints import Constraint, parse_frames_list, parse_keep
     from ..errors import DancegenError
 
-    _check_weights(weights)
+    _check_model_options(weights)
     constraints = [parse_keep(k) for k in keep or []]
     if keyframes is not None:
         constraints.append(Constraint.keyframes(parse_frames_list(keyframes)))

@@ -28,6 +28,7 @@ from typing import Any
 
 from ..errors import DancegenError
 from ..losses import EDGE_WEIGHTS, TASKS
+from ..precision import PRECISIONS
 
 #: The recipes shipped in ``dancegen/train/recipes/`` (``--recipe NAME``).
 RECIPES = ("paper", "edge", "fast")
@@ -43,7 +44,6 @@ NASH_MIN_NORM_RATIO = 0.01
 SHARED_CHOICES = ("all", "trunk", "representation")
 BACKENDS = ("auto", "jacobian", "gramian", "representation")
 LR_SCHEDULES = ("cosine", "constant")
-PRECISIONS = ("fp32", "bf16", "fp16")
 
 
 @dataclass

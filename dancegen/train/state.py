@@ -37,11 +37,11 @@ from ..genre.genres import FINEDANCE, GenreSet, genre_set_config, get_genre_set
 from ..model import GCDanceDenoiser, MotionNormalizer
 from ..motion.skeleton import Skeleton
 from ..motion.skeleton_files import load_skeleton
+from ..precision import Precision
 from .checkpoint import restore_rng_states, rng_states
 from .config import TrainConfig
 from .distributed import DistInfo, barrier
 from .genre_inputs import GenreInputs
-from .precision import Precision
 from .run_folder import foreign_entries, has_checkpoint
 
 GENERATORS = ("data", "diffusion", "text", "aggregator")

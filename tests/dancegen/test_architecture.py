@@ -21,7 +21,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("motion", ("dancegen.motion",)),
     ("components", ("dancegen.features", "dancegen.genre", "dancegen.model", "dancegen.diffusion",
                     "dancegen.metrics", "dancegen.losses", "dancegen.longform", "dancegen.constraints",
-                    "dancegen.sampling", "dancegen.export")),
+                    "dancegen.sampling", "dancegen.precision", "dancegen.export")),
     ("built-ins", ("dancegen._builtins",)),
     ("data", ("dancegen.data",)),
     ("checkpoint", ("dancegen.checkpoint", "dancegen.components")),

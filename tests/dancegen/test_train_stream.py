@@ -133,7 +133,7 @@ def test_fp16_with_a_loss_scaler_trains_and_skips_overflowing_steps(data, tmp_pa
     gradients, so a step's weights equal fp32's to fp16 rounding; a scale so large that the gradients overflow
     skips the step (parameters, EMA and Nash's state untouched, the scale halved, ``skipped`` logged); the scale is
     in the checkpoint and comes back on resume."""
-    from dancegen.train.precision import Precision
+    from dancegen.precision import Precision
     from dancegen.train.state import restore
 
     runs = {}

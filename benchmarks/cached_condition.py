@@ -80,6 +80,26 @@ def bench_step(preset: str, batch: int, repeats: int) -> None:
           f"({flops['uncached'] / flops['cached']:.3f}x fewer; attention kernels not counted on CPU)")
 
 
+def uncached_switch(model: GCDanceDenoiser) -> Callable[[bool], None]:
+    """A switch that makes ``model`` recompute its condition path at every step (True) or cache it again (False),
+    on the instance only: ``prepare_condition`` then returns the raw tensors and ``guided_forward`` takes them."""
+
+    def raw_condition(music: torch.Tensor, genre: torch.Tensor) -> Any:
+        return (music, genre)
+
+    def raw_guided(x: torch.Tensor, t: torch.Tensor, c: Any, _none: None, w: float) -> torch.Tensor:
+        return GCDanceDenoiser.guided_forward(model, x, t, c[0], c[1], w)
+
+    def switch(on: bool) -> None:
+        if on:
+            model.__dict__.update(prepare_condition=raw_condition, guided_forward=raw_guided)
+        else:
+            for name in ("prepare_condition", "guided_forward"):
+                model.__dict__.pop(name, None)
+
+    return switch
+
+
 def bench_clip(repeats: int) -> None:
     from dancegen.pipeline import DancePipeline
 
@@ -89,18 +109,7 @@ def bench_clip(repeats: int) -> None:
     sr = 22050
     audio = (rng.standard_normal(4 * sr) * 0.1).astype(np.float32)
 
-    def raw_condition(music: torch.Tensor, genre: torch.Tensor) -> Any:
-        return (music, genre)
-
-    def raw_guided(x: torch.Tensor, t: torch.Tensor, c: Any, _none: None, w: float) -> torch.Tensor:
-        return GCDanceDenoiser.guided_forward(model, x, t, c[0], c[1], w)
-
-    def uncached(on: bool) -> None:  # switch caching off on the instance: prepare returns the raw tensors
-        if on:
-            model.__dict__.update(prepare_condition=raw_condition, guided_forward=raw_guided)
-        else:
-            for name in ("prepare_condition", "guided_forward"):
-                model.__dict__.pop(name, None)
+    uncached = uncached_switch(model)
 
     def run(cached: bool) -> Any:
         uncached(not cached)

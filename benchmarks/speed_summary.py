@@ -4,7 +4,8 @@
    Wav2CLIP weights when none are installed), one 4-s clip through :class:`~dancegen.pipeline.DancePipeline`
    (classifier-free guidance, cond + uncond in one forward, ``cleanup="none"``): DDIM-50 with the condition path
    recomputed at every step (how sampling ran before the cached condition), DDIM-50 as it runs now (the default),
-   and the few-step solvers. Median of ``--repeats`` interleaved rounds; ratios against the first row.
+   and the few-step solvers. Median of ``--repeats`` interleaved rounds (``benchmarks/_timing.py``: each timed
+   call follows an untimed one of the same setting); ratios against the first row.
 2. The bundled model (``small``; what ``dancegen generate`` uses) on a procedural song of ``--song-seconds``
    (``dancegen.demo.synth_song``), the default settings (DDIM-50, long-form blend, foot clean-up) and the fastest
    few-step setting: wall time of the whole call (music features, sampling, clean-up) and × real time.
@@ -17,47 +18,17 @@ from __future__ import annotations
 import argparse
 import json
 import platform
-import statistics
 import time
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
+from _timing import interleaved_medians
+from cached_condition import uncached_switch
 
 CLIP_CONFIGS = (("ddim", 50), ("unipc", 10), ("dpmpp_2m", 20))
 SONG_CONFIGS = (("ddim", 50), ("unipc", 10))
-
-
-def _uncached(model: Any) -> Callable[[bool], None]:
-    """A switch that makes ``model`` recompute its condition path at every step (on the instance only)."""
-    from dancegen.model import GCDanceDenoiser
-
-    def raw_condition(music: torch.Tensor, genre: torch.Tensor) -> Any:
-        return (music, genre)
-
-    def raw_guided(x: torch.Tensor, t: torch.Tensor, c: Any, _none: None, w: float) -> torch.Tensor:
-        return GCDanceDenoiser.guided_forward(model, x, t, c[0], c[1], w)
-
-    def switch(on: bool) -> None:
-        if on:
-            model.__dict__.update(prepare_condition=raw_condition, guided_forward=raw_guided)
-        else:
-            for name in ("prepare_condition", "guided_forward"):
-                model.__dict__.pop(name, None)
-
-    return switch
-
-
-def _medians(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Median seconds per function over ``repeats`` interleaved rounds."""
-    times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(repeats):
-        for name, fn in fns.items():
-            t0 = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
 
 
 def paper_clip(repeats: int) -> list[dict[str, Any]]:
@@ -74,7 +45,7 @@ def paper_clip(repeats: int) -> list[dict[str, Any]]:
     pipe = DancePipeline(model, DiffusionScheduler(), MotionNormalizer(), encoder, controller)
     sr = 22050
     audio = (np.random.default_rng(0).standard_normal(4 * sr) * 0.1).astype(np.float32)
-    switch = _uncached(model)
+    switch = uncached_switch(model)
 
     def clip(sampler: str, steps: int, cached: bool = True) -> Callable[[], object]:
         def run() -> object:
@@ -85,10 +56,9 @@ def paper_clip(repeats: int) -> list[dict[str, Any]]:
                 switch(False)
         return run
 
-    pipe(audio, sr, genre="Popping", steps=2, cleanup="none")  # warm-up
     fns = {"ddim-50, condition recomputed each step": clip("ddim", 50, cached=False)}
     fns |= {f"{s}-{n}" + (" (default)" if s == "ddim" else ""): clip(s, n) for s, n in CLIP_CONFIGS}
-    medians = _medians(fns, repeats)
+    medians = interleaved_medians(fns, repeats=repeats, warmup=0)  # each round: an untimed call, then a timed one
     base = next(iter(medians.values()))
     return [{"part": "paper preset, one 4-s clip", "config": k, "seconds": round(v, 3),
              "speed_up": round(base / v, 2), "params": model.num_parameters()} for k, v in medians.items()]

@@ -56,7 +56,13 @@ def test_workers_load_ahead_and_train_the_same_run(data, tmp_path):
     process, and the checkpoint's data order is the one after the last batch trained, not the ones loaded."""
     ref = _train(data, tmp_path / "ref", steps=7, checkpoint_every=3)
     ahead = _train(data, tmp_path / "ahead", steps=7, checkpoint_every=3, data_workers=2, prefetch=3)
-    assert ahead.stream.workers == 2
+    probe = Trainer(make_cfg(data, tmp_path / "probe", data_workers=2, prefetch=3))
+    try:
+        probe.train_step()
+        assert len(probe.stream.drawn) >= 2  # batches drawn and loading beyond the one trained
+    finally:
+        probe.stream.close()
+    assert probe.stream.sampler.pos == 2  # closing rewinds the sampler to after the one batch trained
     assert _metrics(tmp_path / "ahead") == _metrics(tmp_path / "ref")
     assert torch.equal(_params(ahead), _params(ref))
     for step in (3, 6, 7):
